@@ -14,3 +14,29 @@ Each module holds one concept of the source document:
     api.py      §3.4       inference: load_pretrained(...).stylize / .generate
 """
 __version__ = "0.1.0"
+
+import importlib as _importlib
+
+# Submodules and the public names, imported on first use (so `import influencer_gan` is quick).
+_SUBMODULES = ("looks", "avatars", "data", "cbn", "models", "losses", "train", "api",
+               "metrics", "studio", "export", "cli")
+_NAMES = {
+    "ConditionalBatchNorm2d": "cbn",
+    "AvatarGenerator": "models", "LookGenerator": "models", "StyleEncoder": "models",
+    "Discriminator": "models",
+    "TrainConfig": "train", "Trainer": "train",
+    "load_pretrained": "api", "load_model": "api",
+}
+__all__ = list(_SUBMODULES) + list(_NAMES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        return getattr(_importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'influencer_gan' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,134 @@
+"""The training loop (§3.3): learning, checkpoints, resume, refusal, NaN guard, Ctrl-C, DDP."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from influencer_gan.train import CHECKPOINT, MODEL, TrainConfig, Trainer, TrainingError, read_checkpoint, train
+
+TINY = dict(batch_size=4, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_size=32, ndf=8,
+            d_layers=2, refs=2, z_dim=16, sample_every=0, log_every=1, device="cpu")
+
+
+def tiny(tmp_path, name="run", **kw):
+    return TrainConfig(**{**TINY, "out": str(tmp_path / name), **kw})
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_config_roundtrip_and_validation(tmp_path):
+    cfg = tiny(tmp_path, steps=3)
+    (tmp_path / "c.json").write_text(json.dumps(cfg.to_dict()))
+    assert TrainConfig.load(tmp_path / "c.json") == cfg
+    with pytest.raises(ValueError, match="gan_loss"):
+        TrainConfig(gan_loss="wasserstein")
+    with pytest.raises(ValueError, match="unknown field"):
+        TrainConfig.from_dict({"stpes": 3})
+    with pytest.raises(ValueError, match="go together"):
+        TrainConfig(content_dir="a")
+
+
+def test_short_looks_run_lowers_cycle_loss(tmp_path):
+    cfg = tiny(tmp_path, steps=40, lr_g=1e-3, lr_d=1e-3, decay_start=1.0, ckpt_every=1000)
+    hist = train(cfg, progress=False).history
+    first = sum(h["cyc"] for h in hist[:5]) / 5
+    last = sum(h["cyc"] for h in hist[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+    assert (tmp_path / "run" / MODEL).exists() and (tmp_path / "run" / "config.json").exists()
+
+
+def test_avatars_run_writes_weights_and_samples(tmp_path):
+    cfg = tiny(tmp_path, task="avatars", steps=2, sample_every=2, ckpt_every=1000)
+    train(cfg, progress=False)
+    out = tmp_path / "run"
+    assert (out / CHECKPOINT).exists() and (out / "samples_000002.png").exists()
+    tensors, meta = read_checkpoint(out / MODEL)
+    assert any(k.startswith("G.") for k in tensors) and json.loads(meta["config"])["task"] == "avatars"
+
+
+def _state(path):
+    t, meta = read_checkpoint(path)
+    return t, int(meta["step"])
+
+
+@pytest.mark.parametrize("task", ["looks", "avatars"])
+def test_resume_is_bit_exact(tmp_path, task):
+    train(tiny(tmp_path, "straight", task=task, steps=4, ckpt_every=1000), progress=False)
+    train(tiny(tmp_path, "split", task=task, steps=2, ckpt_every=1000), progress=False)
+    train(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), resume=True, progress=False)
+    a, sa = _state(tmp_path / "straight" / CHECKPOINT)
+    b, sb = _state(tmp_path / "split" / CHECKPOINT)
+    assert sa == sb == 4 and a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_mismatched_config_is_refused(tmp_path):
+    train(tiny(tmp_path, steps=1), progress=False)
+    with pytest.raises(TrainingError, match="ngf"):
+        Trainer(tiny(tmp_path, steps=2, ngf=16), resume=True, progress=False)
+    with pytest.raises(TrainingError, match="--resume"):   # and no silent overwrite either
+        Trainer(tiny(tmp_path, steps=2), progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    trainer = Trainer(tiny(tmp_path, steps=6, ckpt_every=2), progress=False)
+    real_loss, calls = trainer.d_loss_fn, {"n": 0}
+
+    def poisoned(real, fake):
+        calls["n"] += 1
+        loss = real_loss(real, fake)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    trainer.d_loss_fn = poisoned
+    with pytest.raises(TrainingError, match="L_D became nan at step 3.*last good checkpoint"):
+        trainer.fit()
+    _, step = _state(tmp_path / "run" / CHECKPOINT)
+    assert step == 2
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return env
+
+
+def test_ctrl_c_saves_a_checkpoint(tmp_path):
+    cfg = tiny(tmp_path, steps=100000, ckpt_every=100000)
+    (tmp_path / "c.json").write_text(json.dumps(cfg.to_dict()))
+    proc = subprocess.Popen([sys.executable, "-m", "influencer_gan", "train", "looks", "--config",
+                             str(tmp_path / "c.json"), "--no-progress"], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / "config.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Ctrl-C" in out
+    _, step = _state(tmp_path / "run" / CHECKPOINT)
+    assert 0 < step < 100000
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    cfg = tiny(tmp_path, task="avatars", steps=2, ckpt_every=1000)
+    (tmp_path / "c.json").write_text(json.dumps(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "influencer_gan", "train", "avatars", "--config", str(tmp_path / "c.json"),
+           "--no-progress"]
+    r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("trained avatars to step 2") == 1          # only rank 0 speaks
+    assert (tmp_path / "run" / CHECKPOINT).exists()
