@@ -1,0 +1,181 @@
+"""The losses of §4.1–§4.5, one function per formula.
+
+Every adversarial loss here takes the discriminator's *logits* (the numbers before the
+sigmoid), not probabilities: D(x) = σ(logit), and log D(x) = log σ(logit) is computed
+with `F.logsigmoid`, which never takes the log of 0 — the naive `torch.log(torch.sigmoid(l))`
+returns −inf as soon as the sigmoid rounds to 0, and one such pixel ruins a whole batch.
+Expectations 𝔼 over the data become means over the batch (and over the patches of a
+PatchGAN, whose every patch is one "sample" judged by D).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def _log_d(logits: torch.Tensor) -> torch.Tensor:
+    """log D = log σ(logit)."""
+    return F.logsigmoid(logits)
+
+
+def _log_one_minus_d(logits: torch.Tensor) -> torch.Tensor:
+    """log(1 − D) = log σ(−logit)."""
+    return F.logsigmoid(-logits)
+
+
+# ---------------------------------------------------------------------------------------
+# §4.1 — the minimax game
+# ---------------------------------------------------------------------------------------
+def minimax_value(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """V(D, G) = 𝔼_x[log D(x)] + 𝔼_z[log(1 − D(G(z)))]   (§4.1).
+
+    D maximises V, G minimises it.  `real_logits` are D's logits on real data x,
+    `fake_logits` on generated data G(z)."""
+    return _log_d(real_logits).mean() + _log_one_minus_d(fake_logits).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's side of §4.1 as a loss to *minimise*: −V(D, G) (binary cross-entropy with
+    label 1 for real and 0 for fake)."""
+    return -minimax_value(real_logits, fake_logits)
+
+
+def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """G's side of §4.1 taken literally: minimise 𝔼_z[log(1 − D(G(z)))] (the "saturating" loss).
+
+    Its gradient with respect to the logit is −σ(logit) = −D(G(z)): early in training,
+    when D easily recognises the fakes and D(G(z)) ≈ 0, the gradient vanishes and G
+    learns nothing.  Kept for teaching; train with `generator_loss_nonsaturating`."""
+    return _log_one_minus_d(fake_logits).mean()
+
+
+def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss: minimise −𝔼_z[log D(G(z))].
+
+    Goodfellow et al. (2014) proposed it right after the minimax game: it has the same
+    fixed point (G wins when D(G(z)) = 1/2 everywhere) but its gradient with respect to
+    the logit is −(1 − D(G(z))), which is *largest* exactly when D confidently rejects
+    the fakes — at the start of training — instead of vanishing there like the literal
+    log(1 − D(G(z))) of §4.1.  It is also the G loss of §4.5."""
+    return -_log_d(fake_logits).mean()
+
+
+# ---------------------------------------------------------------------------------------
+# §4.2 — the conditional game
+# ---------------------------------------------------------------------------------------
+def conditional_minimax_value(D: Callable, G: Callable, x: torch.Tensor, z: torch.Tensor,
+                              y: torch.Tensor) -> torch.Tensor:
+    """V(D, G) = 𝔼_x[log D(x | y)] + 𝔼_z[log(1 − D(G(z | y) | y))]   (§4.2).
+
+    The same game as §4.1 except that both players see the condition y (a style, the
+    personal wishes c, an avatar's attributes): G(z | y) must produce data that fits y,
+    and D(x | y) must judge whether x is real *and* fits y.  `D(x, y)` returns logits,
+    `G(z, y)` returns data; x are real samples drawn together with their conditions y."""
+    return minimax_value(D(x, y), D(G(z, y), y))
+
+
+# ---------------------------------------------------------------------------------------
+# §4.3 — cycle consistency, and the identity loss
+# ---------------------------------------------------------------------------------------
+def cycle_consistency_loss(x: torch.Tensor, f_g_x: torch.Tensor,
+                           y: torch.Tensor | None = None, g_f_y: torch.Tensor | None = None) -> torch.Tensor:
+    """L_cyc(G, F) = 𝔼_x[‖F(G(x)) − x‖₁] + 𝔼_y[‖G(F(y)) − y‖₁]   (§4.3).
+
+    G stylises, F undoes it; going there and back must return the original photo, in
+    both directions.  Without paired examples this is what keeps G from replacing the
+    content with any image in the right style.  As in CycleGAN, the L1 norm is averaged
+    over pixels and channels (so λ does not depend on the image size).  Pass only
+    (x, F(G(x))) for the one-sided version."""
+    loss = (f_g_x - x).abs().mean()
+    if y is not None and g_f_y is not None:
+        loss = loss + (g_f_y - y).abs().mean()
+    return loss
+
+
+def identity_loss(y: torch.Tensor, g_y: torch.Tensor) -> torch.Tensor:
+    """L_id(G) = 𝔼_y[‖G(y) − y‖₁]  (Zhu et al. 2017, §5.2 of the CycleGAN paper).
+
+    CycleGAN adds it so that G leaves an image that is *already* in the target domain
+    unchanged — it keeps photos' colours from drifting.  Caution: for colour looks that
+    assumption is false.  Applying a look twice changes a photo again (teal-and-orange
+    on teal-and-orange is more teal and more orange), so this loss pulls G towards
+    doing nothing; weigh it by measurement (the trainer's default weight is 0)."""
+    return (g_y - y).abs().mean()
+
+
+# ---------------------------------------------------------------------------------------
+# §4.5 — the worked example: L_D and L_G with λ
+# ---------------------------------------------------------------------------------------
+def loss_D(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """L_D = −𝔼[log D(y | y_style, c)] − 𝔼_x[log(1 − D(G(x | y_style, c) | y_style, c))]   (§4.5).
+
+    The document writes the real term with the content photo x; what D must accept as
+    real, though, are images that really are in the influencer's style (their feed, y),
+    and reject the stylised photos G(x | y_style, c).  Pass D's logits on those reals
+    and on the fakes."""
+    return discriminator_loss(real_logits, fake_logits)
+
+
+def loss_G(fake_logits: torch.Tensor, l_cyc: torch.Tensor | float, lam: float = 10.0) -> torch.Tensor:
+    """L_G = −𝔼_x[log D(G(x | y_style, c) | y_style, c)] + λ · L_cyc(G, F)   (§4.5).
+
+    The non-saturating adversarial term (see `generator_loss_nonsaturating`) plus the
+    cycle-consistency loss of §4.3 weighted by λ (CycleGAN uses λ = 10)."""
+    return generator_loss_nonsaturating(fake_logits) + lam * l_cyc
+
+
+# ---------------------------------------------------------------------------------------
+# Alternatives to the log loss
+# ---------------------------------------------------------------------------------------
+def lsgan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN (Mao et al. 2017), D: ½𝔼[(D(y) − 1)²] + ½𝔼[D(G(x))²].
+
+    D outputs an unbounded score instead of a probability; the squared error keeps
+    penalising fakes that are on the right side of the boundary but far from the real
+    data, which gives G useful gradients where the log loss saturates.  CycleGAN's choice."""
+    return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits ** 2).mean()
+
+
+def lsgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN, G: ½𝔼[(D(G(x)) − 1)²]."""
+    return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018), D: 𝔼[max(0, 1 − D(y))] + 𝔼[max(0, 1 + D(G(x)))].
+
+    D stops being pushed once a sample is beyond the margin, so it cannot grow its
+    logits without bound; the usual partner of spectral normalisation and projection."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge loss, G: −𝔼[D(G(x))]."""
+    return -fake_logits.mean()
+
+
+GAN_LOSSES = {
+    # kind: (D loss, G loss)
+    "minimax": (discriminator_loss, generator_loss_minimax),
+    "nonsaturating": (discriminator_loss, generator_loss_nonsaturating),
+    "lsgan": (lsgan_d_loss, lsgan_g_loss),
+    "hinge": (hinge_d_loss, hinge_g_loss),
+}
+
+
+def gan_loss_fns(kind: str):
+    """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) for `kind` in
+    "minimax" (§4.1 literally), "nonsaturating" (§4.5), "lsgan", "hinge"."""
+    try:
+        return GAN_LOSSES[kind]
+    except KeyError:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {sorted(GAN_LOSSES)}") from None
+
+
+__all__ = [
+    "minimax_value", "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
+    "conditional_minimax_value", "cycle_consistency_loss", "identity_loss", "loss_D", "loss_G",
+    "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
+]

@@ -1,0 +1,580 @@
+"""The networks of §3.2 and §5.3: generators, style encoder and discriminator.
+
+§3.2 describes a *conditional* GAN: the generator G receives the content image, a style
+and a personal condition c and outputs the stylised image; the discriminator D judges
+whether an image is real.  It suggests an encoder-decoder with a U-Net or ResNet
+backbone.  §5.3.1 then prints a generator for *personalised generation* (noise in,
+image out) whose normalisation layers are conditional batch norm (§4.4) — but it leaves
+three things unfinished, which this module completes:
+
+* `ConditionalBatchNorm2d` is never defined (it is in `cbn.py`);
+* the generator takes a `style` argument and never uses it — here it is concatenated to
+  the condition that drives every CBN layer;
+* the text breaks off before the discriminator and the training loop.
+
+Four networks live here:
+
+* `AvatarGenerator` — the §5.3.1 generator, completed (noise + style + attributes → avatar);
+* `StyleEncoder`    — 1..K reference photos of a look → one style code;
+* `LookGenerator`   — G(x | style, c): photo → the same photo in the look; its inverse F
+                      for the §4.3 cycle loss is a second `LookGenerator`;
+* `Discriminator`   — a PatchGAN with projection conditioning, D(y | cond).
+
+All networks take and return images in [-1, 1].
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .cbn import ConditionalBatchNorm2d
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars in `module`."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _straight_through_clamp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Clamp in the forward pass, identity in the backward pass.
+
+    A hard clamp would give zero gradient to a pixel that overshoots, so the network
+    could never learn to pull it back; with this trick the loss still sees the clamped
+    (valid) image but the gradient flows as if there were no clamp."""
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
+def coordinate_channels(batch: int, height: int, width: int,
+                        device=None, dtype=None) -> torch.Tensor:
+    """CoordConv channels (Liu et al. 2018): x and y in [-1, 1] at pixel centres and the
+    radius r = √(x² + y²)/√2 in [0, 1].  They let a convolutional network learn
+    position-dependent effects such as a vignette (darker corners).  (B, 3, H, W)."""
+    ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width * 2 - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    rr = torch.sqrt(xx ** 2 + yy ** 2) / math.sqrt(2.0)
+    return torch.stack([xx, yy, rr]).unsqueeze(0).expand(batch, 3, height, width)
+
+
+# ---------------------------------------------------------------------------------------
+# §5.3.1 — the generator of the document, completed
+# ---------------------------------------------------------------------------------------
+class AvatarGenerator(nn.Module):
+    """The §5.3.1 generator, as the document writes it, completed.
+
+    Noise z (B, input_dim) → `fc` → an 8×8×64 map → BatchNorm → LeakyReLU, then three
+    5×5 convolutions (64→128→256→512 channels, still 8×8), then three stride-2 transposed
+    convolutions (512→256→128→64 channels, 8→16→32→64 px), each followed by conditional
+    batch norm (§4.4) and LeakyReLU(0.2), and a last 5×5 convolution to `output_dim`
+    channels with tanh, so the image lies in [-1, 1].  The layer names are the document's.
+
+    What the document leaves out:
+
+    * `style` was accepted and ignored.  Here the condition that drives every CBN layer
+      is the concatenation [style, condition]: the style vector (for example the
+      parameters of a look) and the attributes (hair, glasses, smile, …) both choose the
+      per-channel γ and β of every layer, so both really shape the image.
+    * `image_size=128` adds one more stride-2 transposed convolution (64→32 channels)
+      with its own CBN, for 128×128 avatars.
+
+    forward(z (B, input_dim), style (B, style_dim), condition (B, condition_dim))
+    → (B, output_dim, image_size, image_size) in [-1, 1].
+    """
+
+    def __init__(self, input_dim: int = 128, output_dim: int = 3, style_dim: int = 16,
+                 condition_dim: int = 22, image_size: int = 64):
+        super().__init__()
+        if image_size < 64 or image_size % 64 or (image_size // 64) & (image_size // 64 - 1):
+            raise ValueError(f"image_size must be 64 times a power of two, got {image_size}")
+        self.input_dim, self.style_dim = input_dim, style_dim
+        self.condition_dim, self.image_size = condition_dim, image_size
+        cond_dim = style_dim + condition_dim
+
+        self.fc = nn.Linear(input_dim, 8 * 8 * 64)
+        self.bn = nn.BatchNorm2d(64)
+
+        self.conv1 = nn.Conv2d(64, 128, 5, padding=2, padding_mode="reflect")
+        self.bn1 = ConditionalBatchNorm2d(128, cond_dim)
+        self.conv2 = nn.Conv2d(128, 256, 5, padding=2, padding_mode="reflect")
+        self.bn2 = ConditionalBatchNorm2d(256, cond_dim)
+        self.conv3 = nn.Conv2d(256, 512, 5, padding=2, padding_mode="reflect")
+        self.bn3 = ConditionalBatchNorm2d(512, cond_dim)
+
+        self.deconv1 = nn.ConvTranspose2d(512, 256, 3, stride=2, padding=1, output_padding=1)
+        self.bn4 = ConditionalBatchNorm2d(256, cond_dim)
+        self.deconv2 = nn.ConvTranspose2d(256, 128, 3, stride=2, padding=1, output_padding=1)
+        self.bn5 = ConditionalBatchNorm2d(128, cond_dim)
+        self.deconv3 = nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1)
+        self.bn6 = ConditionalBatchNorm2d(64, cond_dim)
+
+        # one more up-stage per doubling beyond 64 px (not in the document)
+        self.extra_deconvs, self.extra_bns = nn.ModuleList(), nn.ModuleList()
+        ch = 64
+        for _ in range(int(math.log2(image_size // 64))):
+            nxt = max(32, ch // 2)
+            self.extra_deconvs.append(
+                nn.ConvTranspose2d(ch, nxt, 3, stride=2, padding=1, output_padding=1))
+            self.extra_bns.append(ConditionalBatchNorm2d(nxt, cond_dim))
+            ch = nxt
+
+        self.conv4 = nn.Conv2d(ch, output_dim, 5, padding=2, padding_mode="reflect")
+        self.leaky_relu = nn.LeakyReLU(0.2)
+        self.tanh = nn.Tanh()
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        cond = torch.cat([style, condition], dim=1)  # the completion: style drives CBN too
+
+        x = self.fc(x)
+        x = x.view(-1, 64, 8, 8)
+        x = self.leaky_relu(self.bn(x))
+
+        x = self.leaky_relu(self.bn1(self.conv1(x), cond))
+        x = self.leaky_relu(self.bn2(self.conv2(x), cond))
+        x = self.leaky_relu(self.bn3(self.conv3(x), cond))
+
+        x = self.leaky_relu(self.bn4(self.deconv1(x), cond))
+        x = self.leaky_relu(self.bn5(self.deconv2(x), cond))
+        x = self.leaky_relu(self.bn6(self.deconv3(x), cond))
+        for deconv, bn in zip(self.extra_deconvs, self.extra_bns):
+            x = self.leaky_relu(bn(deconv(x), cond))
+
+        return self.tanh(self.conv4(x))
+
+
+# ---------------------------------------------------------------------------------------
+# §3.2 / §3.4 — the style encoder
+# ---------------------------------------------------------------------------------------
+def _soft_histogram(v: torch.Tensor, bins: int) -> torch.Tensor:
+    """Differentiable histogram of values in [0, 1] with triangular kernels.
+    v: (N, C, P) → (N, C, bins), each row summing to 1."""
+    centres = (torch.arange(bins, device=v.device, dtype=v.dtype) + 0.5) / bins
+    w = (1 - (v.unsqueeze(-1) - centres).abs() * bins).clamp(min=0)
+    w = w / w.sum(-1, keepdim=True).clamp(min=1e-6)
+    return w.mean(2)
+
+
+def colour_statistics(img01: torch.Tensor, bins: int = 8, rings: int = 4) -> torch.Tensor:
+    """Hand-made, differentiable colour statistics of images in [0, 1], (N, 3, H, W) → (N, D).
+
+    A colour look is mostly a statement about colour *statistics* — where the blacks sit,
+    how saturated the colours are, which tint the shadows and the highlights carry, how
+    much the corners darken — so these are handed to the style encoder directly:
+    per-channel mean and standard deviation, per-channel and luminance histograms, the
+    correlation between channels, the mean and spread of saturation, the mean colour of
+    the shadows and of the highlights (split toning), and the mean luminance in
+    concentric rings relative to the whole image (vignette)."""
+    n, _, h, w = img01.shape
+    flat = img01.flatten(2)                                   # (N, 3, P)
+    mean, std = flat.mean(2), flat.std(2, unbiased=False)
+    lum = (0.299 * img01[:, 0] + 0.587 * img01[:, 1] + 0.114 * img01[:, 2]).flatten(1)
+    hist = _soft_histogram(torch.cat([flat, lum.unsqueeze(1)], 1), bins).flatten(1)
+    centred = (flat - mean.unsqueeze(2)) / (std.unsqueeze(2) + 1e-3)
+    corr = torch.stack([(centred[:, i] * centred[:, j]).mean(1) for i, j in ((0, 1), (0, 2), (1, 2))], 1)
+    sat = flat.max(1).values - flat.min(1).values
+    sat_stats = torch.stack([sat.mean(1), sat.std(1, unbiased=False)], 1)
+    w_shadow, w_high = (1 - lum).unsqueeze(1), lum.unsqueeze(1)
+    shadow = (flat * w_shadow).sum(2) / w_shadow.sum(2).clamp(min=1e-6) - mean
+    high = (flat * w_high).sum(2) / w_high.sum(2).clamp(min=1e-6) - mean
+    r = coordinate_channels(1, h, w, img01.device, img01.dtype)[0, 2].flatten()
+    ring = (r * rings).clamp(max=rings - 1e-4).floor().long()
+    ring_mean = torch.stack([lum[:, ring == k].mean(1) if bool((ring == k).any()) else lum.mean(1)
+                             for k in range(rings)], 1) - lum.mean(1, keepdim=True)
+    return torch.cat([mean, std, hist, corr, sat_stats, shadow, high, ring_mean], 1)
+
+
+class StyleEncoder(nn.Module):
+    """Style encoder: 1..K reference images of one look → one style code.
+
+    §3.4 feeds the generator "a style reference image"; an influencer's look, though, is
+    what their photos have *in common*, so the encoder takes K references, codes each
+    one, and averages the K codes (averaging also makes the code independent of the
+    order and, roughly, of the number of references).
+
+    Each reference is resized to `work_size` px and goes two ways:
+
+    * a small convolutional network (three stride-2 convolutions, no normalisation — a
+      normalisation layer would erase exactly the colour statistics we want), followed by
+      global mean *and* standard-deviation pooling of its features.  Pooling over
+      positions throws away the layout of the picture and keeps its colours and textures
+      (as in style transfer's Gram / AdaIN statistics);
+    * `colour_statistics`: hand-made colour histograms and moments of the reference,
+      which a colour look changes directly.
+
+    An MLP maps both to the style code.  Input: (B, K, 3, H, W) or (B, 3, H, W) in [-1, 1];
+    output (B, style_dim).
+    """
+
+    def __init__(self, style_dim: int = 64, nef: int = 32, work_size: int = 64, hidden: int = 256):
+        super().__init__()
+        self.style_dim, self.work_size = style_dim, work_size
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        self.features = nn.Sequential(
+            nn.Conv2d(3, nef, 3, stride=2, padding=1), act(),
+            nn.Conv2d(nef, 2 * nef, 3, stride=2, padding=1), act(),
+            nn.Conv2d(2 * nef, 4 * nef, 3, stride=2, padding=1), act(),
+        )
+        n_stats = colour_statistics(torch.zeros(1, 3, 8, 8)).shape[1]
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * 4 * nef + n_stats, hidden), act(),
+            nn.Linear(hidden, style_dim),
+        )
+
+    def encode_one(self, img: torch.Tensor) -> torch.Tensor:
+        """Style code of each image separately: (N, 3, H, W) in [-1, 1] → (N, style_dim)."""
+        if img.shape[-2:] != (self.work_size, self.work_size):
+            img = F.interpolate(img, size=(self.work_size, self.work_size), mode="bilinear",
+                                align_corners=False, antialias=True)
+        h = self.features(img).flatten(2)
+        pooled = torch.cat([h.mean(2), h.std(2, unbiased=False)], 1)
+        stats = colour_statistics((img.clamp(-1, 1) + 1) / 2)
+        return self.mlp(torch.cat([pooled, stats], 1))
+
+    def forward(self, refs: torch.Tensor) -> torch.Tensor:
+        if refs.dim() == 4:
+            refs = refs.unsqueeze(1)
+        b, k = refs.shape[:2]
+        codes = self.encode_one(refs.flatten(0, 1)).view(b, k, -1)
+        return codes.mean(1)
+
+
+# ---------------------------------------------------------------------------------------
+# §3.2 — the look generator G(x | style, c)
+# ---------------------------------------------------------------------------------------
+class _ConvCBN(nn.Module):
+    """3×3 convolution (optionally stride 2) → conditional batch norm → ReLU."""
+
+    def __init__(self, cin: int, cout: int, cond_dim: int, stride: int = 1, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2,
+                              padding_mode="reflect", bias=False)
+        self.norm = ConditionalBatchNorm2d(cout, cond_dim)
+
+    def forward(self, x, cond):
+        return F.relu(self.norm(self.conv(x), cond))
+
+
+class _ResBlockCBN(nn.Module):
+    """ResNet block (He et al. 2016, as in CycleGAN) with CBN: x + conv-CBN-ReLU-conv-CBN(x)."""
+
+    def __init__(self, ch: int, cond_dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1, padding_mode="reflect", bias=False)
+        self.norm1 = ConditionalBatchNorm2d(ch, cond_dim)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1, padding_mode="reflect", bias=False)
+        self.norm2 = ConditionalBatchNorm2d(ch, cond_dim)
+
+    def forward(self, x, cond):
+        h = F.relu(self.norm1(self.conv1(x), cond))
+        return x + self.norm2(self.conv2(h), cond)
+
+
+class _EncoderDecoder(nn.Module):
+    """The §3.2 encoder-decoder: `n_down` stride-2 convolutions, `n_blocks` ResNet blocks
+    at the bottleneck, then `n_up` stages of (bilinear ×2 upsampling → 3×3 conv), every
+    normalisation a CBN on the condition.  With `unet=True` each decoder stage also
+    receives the encoder features of its resolution (U-Net skip connections, Ronneberger
+    et al. 2015); otherwise it is the ResNet/CycleGAN layout (Johnson et al. 2016).
+    Channels double at every down-step up to 4·ngf, as in CycleGAN."""
+
+    def __init__(self, cin: int, cond_dim: int, ngf: int, n_down: int, n_blocks: int,
+                 n_up: int, unet: bool):
+        super().__init__()
+        if n_up > n_down:
+            raise ValueError("n_up cannot exceed n_down")
+        self.unet = unet
+        chans = [min(ngf * 2 ** i, 4 * ngf) for i in range(n_down + 1)]
+        self.inc = _ConvCBN(cin, chans[0], cond_dim)
+        self.downs = nn.ModuleList(_ConvCBN(chans[i], chans[i + 1], cond_dim, stride=2)
+                                   for i in range(n_down))
+        self.blocks = nn.ModuleList(_ResBlockCBN(chans[-1], cond_dim) for _ in range(n_blocks))
+        self.ups = nn.ModuleList()
+        for j in range(n_up):
+            level = n_down - 1 - j
+            cin_up = chans[level + 1] + (chans[level] if unet else 0)
+            self.ups.append(_ConvCBN(cin_up, chans[level], cond_dim))
+        self.out_channels = chans[n_down - n_up]
+
+    def forward(self, x, cond):
+        h = self.inc(x, cond)
+        skips = [h]
+        for down in self.downs:
+            h = down(h, cond)
+            skips.append(h)
+        for block in self.blocks:
+            h = block(h, cond)
+        skips.pop()  # the bottleneck itself
+        for up in self.ups:
+            skip = skips.pop()
+            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            if self.unet:
+                h = torch.cat([h, skip], 1)
+            h = up(h, cond)
+        return h
+
+
+COLOUR_BASES = {
+    # names of the basis functions φ_k of the per-pixel colour transform
+    "affine": ("1", "r", "g", "b"),
+    "quadratic": ("1", "r", "g", "b", "r2", "g2", "b2", "rg", "rb", "gb"),
+    "cubic": ("1", "r", "g", "b", "r2", "g2", "b2", "rg", "rb", "gb", "r3", "g3", "b3"),
+}
+
+
+def colour_basis(x01: torch.Tensor, basis: str) -> list[torch.Tensor]:
+    """The basis functions φ_k(x) of a pixel colour x = (r, g, b) in [0, 1], each (B, 1, H, W)."""
+    r, g, b = x01[:, 0:1], x01[:, 1:2], x01[:, 2:3]
+    terms = [torch.ones_like(r), r, g, b]
+    if basis in ("quadratic", "cubic"):
+        terms += [r * r, g * g, b * b, r * g, r * b, g * b]
+    if basis == "cubic":
+        terms += [r * r * r, g * g * g, b * b * b]
+    return terms
+
+
+def interpolation_matrix(n_in: int, n_out: int, device=None, dtype=None) -> torch.Tensor:
+    """(n_out, n_in) matrix R with R @ v = 1-D linear resampling of v (align_corners=False),
+    the same weights as `F.interpolate(..., mode="linear")`.  Bilinear upsampling of a
+    grid A is then R_h @ A @ R_wᵀ: two small matrix products."""
+    eye = torch.eye(n_in, device=device, dtype=dtype).unsqueeze(1)
+    return F.interpolate(eye, size=n_out, mode="linear", align_corners=False)[:, 0].T.contiguous()
+
+
+def apply_colour_transform(x01: torch.Tensor, coeffs: torch.Tensor, basis: str,
+                           chunk_pixels: int = 65536) -> torch.Tensor:
+    """out_c(p) = Σ_k A_ck(p) · φ_k(x(p)) for every pixel p.
+
+    x01 (B, 3, H, W) in [0, 1]; coeffs (B, 3·K, h, w) with the K coefficients of output
+    channel c at [c·K, (c+1)·K).  The coefficient grid is bilinearly upsampled to (H, W)
+    (align_corners=False), written as two matrix products, and the rows are processed in
+    chunks of about `chunk_pixels` pixels, so a large photo never holds all 3·K full-size
+    coefficient planes in memory at once (this is also 3× faster than `F.interpolate`
+    followed by the sum at 1024 px on a CPU).  Returns (B, 3, H, W), not clamped."""
+    H, W = x01.shape[-2:]
+    k = len(COLOUR_BASES[basis])
+    rh = interpolation_matrix(coeffs.shape[-2], H, coeffs.device, coeffs.dtype)
+    rw = interpolation_matrix(coeffs.shape[-1], W, coeffs.device, coeffs.dtype)
+    mid = coeffs @ rw.T                                      # (B, 3K, h, W)
+    rows = max(1, chunk_pixels // W)
+    outs = []
+    for r0 in range(0, H, rows):
+        a = torch.matmul(rh[r0:r0 + rows], mid)              # (B, 3K, rows, W)
+        terms = colour_basis(x01[:, :, r0:r0 + rows], basis)
+        chans = []
+        for c in range(3):
+            acc = a[:, c * k:c * k + 1] * terms[0]
+            for i in range(1, k):
+                acc = acc + a[:, c * k + i:c * k + i + 1] * terms[i]
+            chans.append(acc)
+        outs.append(torch.cat(chans, 1))
+    return torch.cat(outs, 2) if len(outs) > 1 else outs[0]
+
+
+class LookGenerator(nn.Module):
+    """G(x | style, c): a photo → the same photo in an influencer's look (§3.2, §4.5).
+
+    An encoder-decoder (§3.2: ResNet blocks by default, U-Net with `backbone="unet"`)
+    whose every normalisation layer is conditional batch norm (§4.4) on the vector
+    [style code, c]: the style code says *which* look (from `StyleEncoder`), the personal
+    condition c = (vivid, warmth, strength) says *how* the user wants it.  The network is
+    fully convolutional: any input size, output size = input size.  The inverse
+    generator F of the §4.3 cycle loss is simply another `LookGenerator`.
+
+    Two heads:
+
+    * `head="color"` (default).  The photo is resized to `work_size` px (CoordConv
+      channels x, y, r appended so that a vignette can be learned), the encoder-decoder
+      runs at that small size and predicts, on a coarse grid, the coefficients of a
+      per-pixel colour transform out_c = Σ_k A_ck · φ_k(r, g, b) with a polynomial basis
+      φ = [1, r, g, b, r², g², b², rg, rb, gb, r³, g³, b³] (`basis="cubic"`).  The grid is
+      bilinearly upsampled to the *full* resolution and the transform applied to every
+      original pixel (the idea of HDRNet, Gharbi et al. 2017).  So a 1024×1024 photo costs
+      one 64-px network pass plus a few element-wise operations, and — since a look is
+      mainly a colour mapping — the generator has few degrees of freedom per pixel, learns
+      quickly and cannot hallucinate content.  A second, global path predicts from
+      [style, c] alone a grid-independent transform plus a term that grows as r²
+      (vignette).  Both paths start at zero and the coefficients are offset so that
+      G starts as *exactly* the identity.
+    * `head="rgb"`.  The classic image-to-image generator (CycleGAN-like) run at full
+      resolution, whose last 3×3 convolution (zero-initialised) adds a residual to x:
+      also the identity at the start.  For comparison.
+
+    Starting at the identity avoids CycleGAN's known failure of first learning a colour
+    inversion; the output is clamped to [-1, 1] with a straight-through gradient.
+
+    forward(x (B, 3, H, W) in [-1, 1], style (B, style_dim) or None, c (B, cond_dim))
+    → (B, 3, H, W) in [-1, 1].
+    """
+
+    def __init__(self, style_dim: int = 64, cond_dim: int = 3, ngf: int = 32, n_blocks: int = 4,
+                 backbone: str = "resnet", head: str = "color", work_size: int = 64,
+                 basis: str = "cubic", n_down: int | None = None, grid_size: int | None = None,
+                 global_path: bool = True):
+        super().__init__()
+        if backbone not in ("resnet", "unet"):
+            raise ValueError(f"backbone must be 'resnet' or 'unet', got {backbone!r}")
+        if head not in ("color", "rgb"):
+            raise ValueError(f"head must be 'color' or 'rgb', got {head!r}")
+        if basis not in COLOUR_BASES:
+            raise ValueError(f"basis must be one of {sorted(COLOUR_BASES)}, got {basis!r}")
+        self.style_dim, self.cond_dim, self.head = style_dim, cond_dim, head
+        self.work_size, self.basis = work_size, basis
+        cdim = style_dim + cond_dim
+        if head == "color":
+            n_down = 3 if n_down is None else n_down
+            grid_size = work_size // 4 if grid_size is None else grid_size
+            if work_size % 2 ** n_down:
+                raise ValueError(f"work_size {work_size} must be divisible by 2**n_down = {2 ** n_down}")
+            n_up = int(round(math.log2(grid_size * 2 ** n_down / work_size)))
+            if n_up < 0 or work_size // 2 ** n_down * 2 ** n_up != grid_size:
+                raise ValueError(f"grid_size must be work_size / 2**j for j <= n_down, got {grid_size}")
+            self.grid_size = grid_size
+            self.n_coeff = 3 * len(COLOUR_BASES[basis])
+            self.net = _EncoderDecoder(6, cdim, ngf, n_down, n_blocks, n_up, backbone == "unet")
+            self.to_coeffs = nn.Conv2d(self.net.out_channels, self.n_coeff, 1)
+            nn.init.zeros_(self.to_coeffs.weight)
+            nn.init.zeros_(self.to_coeffs.bias)
+            identity = torch.zeros(self.n_coeff)
+            k = len(COLOUR_BASES[basis])
+            for c in range(3):
+                identity[c * k + 1 + c] = 1.0  # out_c = x_c
+            self.register_buffer("identity_coeffs", identity.view(1, -1, 1, 1), persistent=False)
+            self.global_mlp = None
+            if global_path:
+                self.global_mlp = nn.Sequential(nn.Linear(cdim, 128), nn.SiLU(),
+                                                nn.Linear(128, 2 * self.n_coeff))
+                nn.init.zeros_(self.global_mlp[-1].weight)
+                nn.init.zeros_(self.global_mlp[-1].bias)
+        else:
+            n_down = 2 if n_down is None else n_down
+            self.n_down = n_down
+            self.net = _EncoderDecoder(6, cdim, ngf, n_down, n_blocks, n_down, backbone == "unet")
+            self.to_rgb = nn.Conv2d(self.net.out_channels, 3, 3, padding=1, padding_mode="reflect")
+            nn.init.zeros_(self.to_rgb.weight)
+            nn.init.zeros_(self.to_rgb.bias)
+
+    def condition(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        """The vector [style code, c] that drives every CBN layer, (B, style_dim + cond_dim)."""
+        b = x.shape[0]
+        if c.dim() == 1:
+            c = c.unsqueeze(0).expand(b, -1)
+        if style is None:
+            style = x.new_zeros(b, self.style_dim)
+        elif style.dim() == 1:
+            style = style.unsqueeze(0).expand(b, -1)
+        return torch.cat([style.to(x.dtype), c.to(x.dtype)], 1)
+
+    def coefficients(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        """The colour-transform coefficient grid (B, 3·K, grid, grid) of the "color" head."""
+        if self.head != "color":
+            raise RuntimeError("coefficients() exists only for head='color'")
+        cond = self.condition(x, style, c)
+        b = x.shape[0]
+        small, size = x, (self.work_size, self.work_size)
+        if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
+            if x.shape[-2:] != size:
+                small = F.adaptive_avg_pool2d(x, size)  # box filter: antialiased and fast
+        else:
+            small = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        coords = coordinate_channels(b, self.work_size, self.work_size, x.device, x.dtype)
+        h = self.net(torch.cat([small, coords], 1), cond)
+        if h.shape[-1] != self.grid_size:  # only if n_up does not reach the grid exactly
+            h = F.interpolate(h, size=(self.grid_size, self.grid_size), mode="bilinear", align_corners=False)
+        coeffs = self.identity_coeffs + self.to_coeffs(h)
+        if self.global_mlp is not None:
+            flat, vignette = self.global_mlp(cond).chunk(2, dim=1)
+            r = coordinate_channels(1, self.grid_size, self.grid_size, x.device, x.dtype)[:, 2:3]
+            coeffs = coeffs + flat[:, :, None, None] + vignette[:, :, None, None] * r ** 2
+        return coeffs
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        if self.head == "color":
+            coeffs = self.coefficients(x, style, c)
+            out01 = apply_colour_transform((x + 1) / 2, coeffs, self.basis)
+            return _straight_through_clamp(out01 * 2 - 1, -1.0, 1.0)
+        cond = self.condition(x, style, c)
+        h, w = x.shape[-2:]
+        m = 2 ** self.n_down
+        ph, pw = (-h) % m, (-w) % m
+        xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
+        coords = coordinate_channels(x.shape[0], h + ph, w + pw, x.device, x.dtype)
+        delta = self.to_rgb(self.net(torch.cat([xp, coords], 1), cond))[..., :h, :w]
+        return _straight_through_clamp(x + delta, -1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# §4.2 / §4.5 — the discriminator D(y | cond)
+# ---------------------------------------------------------------------------------------
+class Discriminator(nn.Module):
+    """PatchGAN discriminator (Isola et al. 2017) with projection conditioning
+    (Miyato & Koyama 2018): D(y | cond) of §4.2 and §4.5.
+
+    A PatchGAN does not output one score per image but a grid of scores, one per
+    overlapping patch; with `n_layers=3` each score sees a 70×70 patch.  It judges local
+    colour and texture — what a look is made of — with few parameters.
+
+    Conditioning by *projection*: instead of concatenating the condition to the input,
+    the last layer computes, for every patch p, a feature vector φ_p (P numbers) and an
+    unconditional score ψ_p, and the logit is
+
+        D(y | cond)_p = ψ_p + ⟨embed(cond), φ_p⟩,
+
+    so the condition asks "does this patch look like *this* style / these attributes?"
+    (for a one-hot class this is exactly Miyato & Koyama's class embedding).  Use it as
+    D(y | [style, c]) for looks and D(x | attributes) for avatars; `cond_dim=0` gives an
+    unconditional PatchGAN.
+
+    Spectral normalisation (Miyato et al. 2018) is on by default and there is no
+    normalisation layer by default: instance norm, CycleGAN's choice, would remove each
+    image's per-channel colour statistics — precisely the evidence of a colour look.
+
+    forward(x (B, in_channels, H, W) in [-1, 1], cond (B, cond_dim)) → (B, 1, h, w) logits.
+    """
+
+    def __init__(self, in_channels: int = 3, cond_dim: int = 0, ndf: int = 64, n_layers: int = 3,
+                 spectral_norm: bool = True, norm: str = "none", proj_dim: int | None = None):
+        super().__init__()
+        if norm not in ("none", "batch", "instance"):
+            raise ValueError(f"norm must be 'none', 'batch' or 'instance', got {norm!r}")
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
+
+        def norm_layer(ch):
+            if norm == "batch":
+                return nn.BatchNorm2d(ch)
+            if norm == "instance":
+                return nn.InstanceNorm2d(ch, affine=True)
+            return nn.Identity()
+
+        layers = [sn(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        ch = ndf
+        for i in range(1, n_layers):
+            nxt = min(ndf * 2 ** i, 8 * ndf)
+            layers += [sn(nn.Conv2d(ch, nxt, 4, stride=2, padding=1)), norm_layer(nxt), nn.LeakyReLU(0.2)]
+            ch = nxt
+        nxt = min(ndf * 2 ** n_layers, 8 * ndf)
+        layers += [sn(nn.Conv2d(ch, nxt, 4, stride=1, padding=1)), norm_layer(nxt), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.cond_dim = cond_dim
+        self.proj_dim = 0 if cond_dim == 0 else (proj_dim or ndf)
+        self.out = sn(nn.Conv2d(nxt, 1 + self.proj_dim, 4, stride=1, padding=1))
+        self.embed = sn(nn.Linear(cond_dim, self.proj_dim, bias=False)) if cond_dim else None
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.out(self.body(x))
+        logits = h[:, :1]
+        if self.embed is not None:
+            if cond is None:
+                raise ValueError("this Discriminator is conditional: pass cond")
+            e = self.embed(cond.to(x.dtype))
+            logits = logits + (h[:, 1:] * e[:, :, None, None]).sum(1, keepdim=True)
+        return logits
+
+
+__all__ = [
+    "AvatarGenerator", "StyleEncoder", "LookGenerator", "Discriminator", "count_parameters",
+    "coordinate_channels", "colour_statistics", "colour_basis", "apply_colour_transform",
+    "interpolation_matrix",
+    "COLOUR_BASES",
+]

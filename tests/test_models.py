@@ -1,0 +1,208 @@
+"""Shapes, ranges, identity start and gradient flow of the §3.2/§5.3 networks."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from influencer_gan.cbn import ConditionalBatchNorm2d
+from influencer_gan.models import (AvatarGenerator, Discriminator, LookGenerator, StyleEncoder,
+                                   apply_colour_transform, count_parameters, interpolation_matrix)
+
+torch.set_num_threads(1)
+
+
+def randomise_zero_init(module, scale=0.05, seed=0):
+    """Give every all-zero parameter (the zero-initialised output layers) small random
+    values, so that every part of the network influences the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.abs().sum() == 0:
+                p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return module
+
+
+def img(*shape, seed=0):
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+# -- AvatarGenerator (§5.3.1) -----------------------------------------------------------
+@pytest.mark.parametrize("size", [64, 128])
+def test_avatar_generator_shapes_and_range(size):
+    torch.manual_seed(0)
+    G = AvatarGenerator(input_dim=32, style_dim=5, condition_dim=7, image_size=size)
+    out = G(torch.randn(2, 32), torch.randn(2, 5), torch.randn(2, 7))
+    assert out.shape == (2, 3, size, size)
+    assert out.abs().max() <= 1 and out.std() > 0.01
+    G.eval()
+    assert G(torch.randn(1, 32), torch.randn(1, 5), torch.randn(1, 7)).shape == (1, 3, size, size)
+
+
+def test_avatar_generator_uses_style_and_condition():
+    torch.manual_seed(0)
+    G = randomise_zero_init(AvatarGenerator(input_dim=32, style_dim=5, condition_dim=7), scale=0.2).eval()
+    z, s, c = torch.randn(1, 32), torch.randn(1, 5), torch.randn(1, 7)
+    base = G(z, s, c)
+    assert (G(z, s + 1, c) - base).abs().max() > 1e-3     # the document's generator ignored style
+    assert (G(z, s, c + 1) - base).abs().max() > 1e-3
+    assert (G(z + 1, s, c) - base).abs().max() > 1e-3
+
+
+def test_avatar_generator_keeps_document_layout():
+    G = AvatarGenerator()
+    assert G.fc.out_features == 8 * 8 * 64
+    assert [G.conv1.out_channels, G.conv2.out_channels, G.conv3.out_channels] == [128, 256, 512]
+    assert [G.deconv1.out_channels, G.deconv2.out_channels, G.deconv3.out_channels] == [256, 128, 64]
+    assert all(isinstance(getattr(G, f"bn{i}"), ConditionalBatchNorm2d) for i in range(1, 7))
+    with pytest.raises(ValueError):
+        AvatarGenerator(image_size=96)
+
+
+# -- StyleEncoder ---------------------------------------------------------------------------
+def test_style_encoder_averages_over_references():
+    torch.manual_seed(0)
+    E = StyleEncoder(style_dim=16).eval()
+    refs = img(2, 3, 3, 64, 64)
+    code = E(refs)
+    assert code.shape == (2, 16)
+    singles = torch.stack([E(refs[:, k]) for k in range(3)], 1)
+    torch.testing.assert_close(code, singles.mean(1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(E(refs.flip(1)), code, atol=1e-5, rtol=1e-5)   # order does not matter
+    assert E(img(1, 1, 3, 100, 72)).shape == (1, 16)                          # any size of reference
+    assert (E(refs[:1]) - E(refs[1:])).abs().max() > 1e-4
+
+
+def test_style_encoder_sees_colour_shift():
+    E = StyleEncoder(style_dim=8).eval()
+    x = img(1, 3, 64, 64) * 0.5
+    warm = x + torch.tensor([0.3, 0.0, -0.3]).view(1, 3, 1, 1)
+    assert (E(x) - E(warm)).abs().max() > 1e-3
+
+
+# -- LookGenerator (§3.2) ------------------------------------------------------------------
+VARIANTS = [dict(), dict(backbone="unet"), dict(head="rgb"), dict(head="rgb", backbone="unet")]
+
+
+@pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(kw.values()) or "default")
+@pytest.mark.parametrize("hw", [(64, 64), (128, 128), (72, 100)])
+def test_look_generator_is_identity_at_init_and_keeps_size(kw, hw):
+    torch.manual_seed(0)
+    G = LookGenerator(style_dim=8, ngf=8, n_blocks=1, **kw)
+    x = img(2, 3, *hw)
+    out = G(x, torch.randn(2, 8), torch.rand(2, 3))
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, x, rtol=0, atol=2e-6)
+    G.eval()
+    torch.testing.assert_close(G(x[:1], torch.randn(1, 8), torch.rand(1, 3)), x[:1], rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(kw.values()) or "default")
+@pytest.mark.parametrize("hw", [(64, 64), (128, 128), (72, 100)])
+def test_look_generator_range_after_training_starts(kw, hw):
+    torch.manual_seed(0)
+    G = randomise_zero_init(LookGenerator(style_dim=8, ngf=8, n_blocks=1, **kw), scale=0.5)
+    x = img(2, 3, *hw)
+    out = G(x, torch.randn(2, 8), torch.rand(2, 3))
+    assert out.shape == x.shape and out.abs().max() <= 1
+    assert (out - x).abs().mean() > 1e-3
+
+
+def test_look_generator_default_settings_and_large_input():
+    G = LookGenerator().eval()
+    assert (G.style_dim, G.cond_dim, G.head, G.work_size) == (64, 3, "color", 64)
+    x = img(1, 3, 300, 500)
+    with torch.no_grad():
+        out = G(x, torch.randn(1, 64), torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(out, x, rtol=0, atol=2e-6)
+
+
+def test_colour_head_depends_on_style_and_condition():
+    torch.manual_seed(0)
+    G = randomise_zero_init(LookGenerator(style_dim=4, ngf=8, n_blocks=1), scale=0.2).eval()
+    x, s, c = img(1, 3, 64, 64), torch.randn(1, 4), torch.tensor([[0.0, 0.0, 1.0]])
+    base = G(x, s, c)
+    assert (G(x, s + 1, c) - base).abs().max() > 1e-3
+    assert (G(x, s, c + 0.5) - base).abs().max() > 1e-3
+
+
+def test_colour_transform_matches_interpolate_reference():
+    g = torch.Generator().manual_seed(0)
+    x01 = torch.rand(2, 3, 37, 53, generator=g)
+    coeffs = torch.randn(2, 3 * 13, 5, 7, generator=g)
+    up = F.interpolate(coeffs, size=(37, 53), mode="bilinear", align_corners=False)
+    r, gg, b = x01[:, 0:1], x01[:, 1:2], x01[:, 2:3]
+    phi = torch.cat([torch.ones_like(r), r, gg, b, r * r, gg * gg, b * b, r * gg, r * b, gg * b,
+                     r ** 3, gg ** 3, b ** 3], 1)
+    ref = torch.einsum("bckhw,bkhw->bchw", up.view(2, 3, 13, 37, 53), phi)
+    out = apply_colour_transform(x01, coeffs, "cubic", chunk_pixels=500)    # several row chunks
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    R = interpolation_matrix(4, 9)
+    torch.testing.assert_close(R.sum(1), torch.ones(9))
+
+
+def test_look_generator_rejects_bad_options():
+    for kw in (dict(backbone="vgg"), dict(head="lut"), dict(basis="quartic"), dict(work_size=60)):
+        with pytest.raises(ValueError):
+            LookGenerator(**kw)
+
+
+# -- Discriminator ----------------------------------------------------------------------------
+@pytest.mark.parametrize("size,patches", [(64, 6), (128, 14)])
+def test_discriminator_patch_logits(size, patches):
+    torch.manual_seed(0)
+    D = Discriminator(cond_dim=5, ndf=8)
+    out = D(img(2, 3, size, size), torch.randn(2, 5))
+    assert out.shape == (2, 1, patches, patches)
+    assert Discriminator(cond_dim=0, ndf=8)(img(1, 3, size, size)).shape == (1, 1, patches, patches)
+
+
+def test_discriminator_projection_uses_condition():
+    torch.manual_seed(0)
+    D = Discriminator(cond_dim=5, ndf=8).eval()
+    x = img(1, 3, 64, 64)
+    c = torch.randn(1, 5)
+    assert (D(x, c) - D(x, -c)).abs().max() > 1e-4
+    with pytest.raises(ValueError):
+        D(x)
+
+
+def test_discriminator_receptive_field_is_70():
+    torch.manual_seed(0)
+    D = Discriminator(cond_dim=0, ndf=4, spectral_norm=False)
+    x = torch.randn(1, 3, 160, 160, requires_grad=True)
+    out = D(x)
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    rows = torch.nonzero(x.grad.abs().sum((0, 1)).sum(1)).flatten()
+    cols = torch.nonzero(x.grad.abs().sum((0, 1)).sum(0)).flatten()
+    assert rows.max() - rows.min() + 1 == 70 and cols.max() - cols.min() + 1 == 70
+
+
+# -- the whole chain: gradients reach every parameter of E, G and D --------------------------
+@pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(kw.values()) or "default")
+def test_gradients_reach_every_parameter_of_E_G_D(kw):
+    torch.manual_seed(0)
+    E = StyleEncoder(style_dim=8, nef=8)
+    G = randomise_zero_init(LookGenerator(style_dim=8, ngf=8, n_blocks=1, **kw))
+    D = Discriminator(cond_dim=8 + 3, ndf=8)
+    x, refs, c = img(2, 3, 64, 64), img(2, 2, 3, 64, 64, seed=1), torch.rand(2, 3)
+    s = E(refs)
+    logits = D(G(x, s, c), torch.cat([s, c], 1))
+    logits.mean().backward()
+    for net_name, net in (("E", E), ("G", G), ("D", D)):
+        for name, p in net.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"{net_name}.{name}"
+
+
+def test_gradients_reach_every_parameter_of_avatar_generator():
+    torch.manual_seed(0)
+    G = randomise_zero_init(AvatarGenerator(input_dim=16, style_dim=3, condition_dim=4))
+    D = Discriminator(cond_dim=7, ndf=8)
+    s, c = torch.randn(2, 3), torch.randn(2, 4)
+    D(G(torch.randn(2, 16), s, c), torch.cat([s, c], 1)).mean().backward()
+    for name, p in list(G.named_parameters()) + list(D.named_parameters()):
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_count_parameters():
+    D = Discriminator(cond_dim=0, ndf=8, n_layers=1, spectral_norm=False)
+    # conv 3->8 (4x4) + conv 8->16 (4x4) + conv 16->1 (4x4), with biases
+    assert count_parameters(D) == (3 * 8 * 16 + 8) + (8 * 16 * 16 + 16) + (16 * 16 + 1)
