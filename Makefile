@@ -1,6 +1,10 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   -> .venv, install, build the web book into _build/html
 #   make test   -> .venv, install, unit tests, notebook regression tests (nbval), browser test of the book
+# Other targets:
+#   make execute  re-run every chapter in place and store its outputs (CPU, fixed seeds)
+#   make nbval    only the notebook regression tests;  make browser  only the web build + browser test
+#   make unit     only the package unit tests
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -8,23 +12,56 @@ PIP    := $(PY) -m pip
 # On this project's CI machine these wheels lie on local disk; Colab and other machines keep their own torch.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 
-.PHONY: install test unit clean
+# The stored outputs are made on a CPU with fixed seeds. The same thread count and the same
+# vector-instruction level (AVX2 kernels in ATen, MKL and oneDNN) make the numbers agree across
+# x86 machines; the GPU is hidden so that a GPU machine reproduces the CPU outputs too.
+NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
+          ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+.PHONY: install book execute nbval browser chromium test unit clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -r requirements-dev.txt
+	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q -c constraints.txt $(TORCH_SPEC)
+	$(PIP) install -q -c constraints.txt -r requirements-dev.txt
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
 install: $(STAMP)
 
-unit: $(STAMP)
-	$(PY) -m pytest -q tests
+# The web book from the stored notebook outputs (nothing is executed). Warnings are errors.
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
-test: unit
+# Re-run every chapter (kernel python3 from the venv) and store its outputs.
+execute: $(STAMP)
+	$(NB_ENV) $(PY) scripts/execute_notebooks.py $(CHAPTERS)
+
+# Strict notebook regression tests: every text output is compared (volatile text is sanitised,
+# cells tagged nbval-ignore-output are run but not compared).
+nbval: $(STAMP)
+	$(NB_ENV) $(PY) -m pytest -q --nbval --current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(CHAPTERS)
+
+# Debian's Chromium for the browser test, and a small CJK font so that the pages' Chinese
+# quotations render in screenshots (readers' browsers have their own fonts).
+CHROMIUM_PKGS ?= chromium fonts-wqy-microhei
+chromium:
+	@if ! test -x $(CHROMIUM) || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
+	  echo "installing $(CHROMIUM_PKGS)"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(CHROMIUM_PKGS); fi
+
+browser: book chromium
+	REQUIRE_BOOK=1 CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests/test_book.py
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests --ignore=tests/test_book.py
+
+test: unit nbval browser
 
 clean:
 	rm -rf _build runs
