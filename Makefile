@@ -45,7 +45,7 @@ execute: $(STAMP)
 # Strict notebook regression tests: every text output is compared (volatile text is sanitised,
 # cells tagged nbval-ignore-output are run but not compared).
 nbval: $(STAMP)
-	$(NB_ENV) $(PY) -m pytest -q --nbval --current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(CHAPTERS)
+	$(NB_ENV) $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(CHAPTERS)
 
 # Debian's Chromium for the browser test, and a small CJK font so that the pages' Chinese
 # quotations render in screenshots (readers' browsers have their own fonts).

@@ -33,6 +33,18 @@ def this_python_kernel() -> KernelManager:
     return km
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same name (stdout, stderr) into one."""
+    merged: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged
+                and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute(path: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -47,8 +59,10 @@ def execute(path: Path, timeout: int) -> float:
     client.execute()
     seconds = time.perf_counter() - start
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    for cell in nb.cells:  # keep diffs small: no per-cell execution metadata
-        cell.metadata.pop("execution", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # keep diffs small: no per-cell execution metadata
+        if cell.cell_type == "code":  # one stdout block per cell, not one per flush
+            cell.outputs = coalesce_streams(cell.outputs)
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return seconds
