@@ -22,7 +22,7 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
           ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0
 
-.PHONY: install book execute nbval browser chromium test unit clean
+.PHONY: install book execute nbval browser chromium screenshot test unit clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ chromium:
 
 browser: book chromium
 	REQUIRE_BOOK=1 CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests/test_book.py
+
+# The README's picture: chapter 1's first figure as the browser test saw it, made smaller.
+screenshot: browser
+	mkdir -p docs
+	$(PY) -c "from PIL import Image; im = Image.open('_build/screenshots/chapters__01_background__figure.png').convert('RGB'); im.thumbnail((960, 960)); im.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save('docs/screenshot.png', optimize=True)"
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/test_book.py

@@ -11,7 +11,8 @@ Serves _build/html on an ephemeral localhost port and opens every page in headle
 * on chapter pages made from notebooks, the Colab launch button points at this chapter's
   .ipynb in the repository named in _config.yml.
 
-It saves a screenshot of each page under _build/screenshots/.
+It saves a screenshot of each page under _build/screenshots/ (PAGE.png, the top of the page,
+and PAGE__figure.png, the first figure, where a page has one).
 
 Without a built book the tests are skipped, unless REQUIRE_BOOK=1 (set by `make browser`),
 which turns a missing build into a failure.
@@ -126,6 +127,13 @@ MATHJAX_PROBE = """async () => {
   };
 }"""
 
+FIGURE_INTO_VIEW = """() => {
+  const fig = document.querySelector('#main-content figure');
+  if (!fig) return false;
+  fig.scrollIntoView({block: 'center'});
+  return true;
+}"""
+
 IMAGES_PROBE = """() => Array.from(document.images).map(img => ({
   src: img.currentSrc || img.src, complete: img.complete,
   width: img.naturalWidth, alt: img.getAttribute('alt') || ''
@@ -168,7 +176,12 @@ def test_page(page, server, browser):
         )
         tab.evaluate("window.scrollTo(0, 0)")
         SHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")))
+        stem = page.replace("/", "__").removesuffix(".html")
+        tab.screenshot(path=str(SHOTS / f"{stem}.png"))
+        # and, on pages with figures, the first figure centred in the window
+        if tab.evaluate(FIGURE_INTO_VIEW):
+            tab.wait_for_timeout(100)
+            tab.screenshot(path=str(SHOTS / f"{stem}__figure.png"))
     finally:
         context.close()
 
