@@ -8,7 +8,7 @@ buttons of the web book). This script reads the current value there and replaces
 
 * _config.yml           repository.url (and repository.branch with --branch)
 * README.md             Colab badges and links, `pip install git+...`, `git clone ...`
-* chapters/*.ipynb      the Colab set-up cell (`!pip install -q git+URL`) and any links
+* chapters/*.ipynb      the Colab set-up cell (`!pip install -q git+URL@BRANCH`) and any links
 
 Notebooks are edited as text, so their stored outputs and formatting are left untouched.
 """
@@ -38,6 +38,8 @@ def targets(root: Path) -> list[Path]:
 
 def rewrite(text: str, old: str, new: str, old_branch: str | None, new_branch: str | None) -> str:
     old_or, new_or = owner_repo(old), owner_repo(new)
+    if new_branch and old_branch:  # pip install git+URL@BRANCH in the set-up cells
+        text = re.sub(rf"{re.escape(old)}@{re.escape(old_branch)}(?![\w./-])", f"{new}@{new_branch}", text)
     text = text.replace(old.rstrip("/"), new.rstrip("/"))
     # Colab / raw / blob links spell the repository as OWNER/REPO without the github.com prefix.
     text = re.sub(rf"(?<![\w.-]){re.escape(old_or)}(?![\w-])", new_or, text)

@@ -217,3 +217,40 @@ def test_mathjax_is_vendored():
     assert any('class="math' in t for t in texts.values()), "no page has math"
     for p, t in texts.items():
         assert "cdn.jsdelivr.net" not in t and "mathjax@" not in t, p
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of the chapter notebooks themselves (no browser, no build needed).
+# ---------------------------------------------------------------------------------------------
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def _code_cells(path: Path) -> list[dict]:
+    import json
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_colab_setup_cell(path):
+    """Each chapter opens with the Colab-only install of this repository's package, at the
+    repository and branch of _config.yml, and that cell has no stored output."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    first = _code_cells(path)[0]
+    src = "".join(first["source"])
+    assert 'if "google.colab" in sys.modules:' in src, src
+    assert f"pip install -q git+{cfg['url']}@{cfg['branch']}" in src, src
+    assert not first["outputs"], "the set-up cell must not store output"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_checked_outputs(path):
+    """nbval compares at least three cells with text output (cells tagged nbval-ignore-output,
+    nbval-skip or nbval-raises-exception are not compared)."""
+    ignored = {"nbval-ignore-output", "nbval-skip", "nbval-raises-exception"}
+    checked = [
+        c for c in _code_cells(path)
+        if not (set(c.get("metadata", {}).get("tags", [])) & ignored)
+        and any(o["output_type"] == "stream" or "text/plain" in o.get("data", {}) for o in c["outputs"])
+    ]
+    assert len(checked) >= 3, f"{path.name}: only {len(checked)} checked cells with text output"
