@@ -57,7 +57,7 @@ COND_DIM = len(COND_NAMES)
 # How far one unit of each slider moves the image (the "feel" of the sliders).
 _WB_GAIN = 0.25          # temperature/tint: channel gains exp(±0.25 * value)
 _CURVE_GAIN = 0.25       # tone-curve control points move by up to 0.25
-_TONE_GAIN = 0.12        # split-toning colour offset per unit (in Cb/Cr units)
+_TONE_GAIN = 0.2         # split-toning colour offset per unit (in Cb/Cr units)
 _FADE_GAIN = 0.25        # fade = +1 lifts black to 0.25
 _VIGNETTE_GAIN = 0.6     # vignette = +1 darkens the corners by 60 %
 _GRAIN_GAIN = 0.06       # grain = +1 adds noise with standard deviation 0.06
@@ -66,8 +66,8 @@ _LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luma, the Y of YCbCr
 # What the personal condition c does (see `personalize`). Each knob adds a fixed direction in
 # parameter space; `strength` then scales the whole result towards the identity.
 _VIVID = {"saturation": 0.5, "vibrance": 0.5, "contrast": 0.15}
-_WARMTH = {"temperature": 0.5, "tint": 0.05, "shadow_tint_cb": -0.2, "shadow_tint_cr": 0.1,
-           "highlight_tint_cb": -0.3, "highlight_tint_cr": 0.15}
+_WARMTH = {"temperature": 0.5, "tint": 0.05, "shadow_tint_cb": -0.12, "shadow_tint_cr": 0.06,
+           "highlight_tint_cb": -0.18, "highlight_tint_cr": 0.09}
 
 
 @dataclass(frozen=True)
@@ -128,24 +128,24 @@ NAMED: dict[str, Look] = {look.name: look for look in [
          "highlights, amber highlights and brown shadows, gentle vignette.",
          temperature=0.9, tint=0.15, exposure=0.1, contrast=0.2, highlights=0.3,
          saturation=0.15, vibrance=0.4, vignette=0.35, grain=0.1,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(150, 0.5))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(160, 0.9)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(150, 0.3))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(160, 0.54)))),
     Look("teal_orange", "The blockbuster grade: teal shadows, orange skin-tone highlights, "
          "punchy contrast.",
          contrast=0.7, shadows=-0.25, saturation=0.2, vibrance=0.4, temperature=0.1,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(300, 2.2))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(135, 1.6)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(300, 1.32))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(135, 0.96)))),
     Look("pastel", "Airy and soft: bright, low contrast, desaturated, pink highlights and "
          "lavender shadows over a light matte fade.",
          exposure=0.35, contrast=-0.7, shadows=0.4, saturation=-0.35, tint=0.25, fade=0.6,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(20, 0.6))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(80, 0.5)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(20, 0.36))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(80, 0.3)))),
     Look("faded_film", "Expired film stock: lifted matte blacks, muted colours, green-teal "
          "shadows, cream highlights, heavy grain.",
          contrast=-0.35, fade=0.9, saturation=-0.45, temperature=0.25, highlights=-0.2,
          vignette=0.3, grain=0.7,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(240, 0.8))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(170, 0.6)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(240, 0.48))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(170, 0.36)))),
     Look("noir", "Black and white with hard contrast, deep shadows, a heavy vignette and grain.",
          saturation=-1.0, contrast=0.9, shadows=-0.35, highlights=0.2, exposure=-0.1,
          vignette=0.6, grain=0.5),
@@ -153,26 +153,26 @@ NAMED: dict[str, Look] = {look.name: look for look in [
          "saturated colour, violet shadows and cyan-pink highlights.",
          temperature=-0.8, tint=0.6, exposure=-0.35, contrast=0.5, saturation=0.5,
          vibrance=0.5, vignette=0.4,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(25, 1.2))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(60, 0.6)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(25, 0.72))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(60, 0.36)))),
     Look("clean_minimal", "Bright, white and calm: +exposure, open shadows, cooler white "
          "balance and quieter colour.",
          exposure=0.45, contrast=-0.2, shadows=0.5, highlights=0.4, saturation=-0.45,
          temperature=-0.3, fade=0.15),
     Look("vivid_pop", "Everything turned up: strong saturation and vibrance, punchy contrast, "
-         "deep shadows.",
-         saturation=1.0, vibrance=1.0, contrast=0.7, shadows=-0.25, exposure=0.05),
+         "deep shadows, a slightly cool white balance that keeps whites clean.",
+         saturation=1.0, vibrance=1.0, contrast=0.7, shadows=-0.25, exposure=0.05, temperature=-0.25),
     Look("moody_forest", "Dark and green: underexposed, desaturated, green tint, green shadows "
          "and crushed blacks.",
          exposure=-0.45, tint=-0.5, saturation=-0.4, contrast=0.3, highlights=-0.3,
          fade=-0.15, vignette=0.5, temperature=-0.1,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(240, 0.8)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(240, 0.48)))),
     Look("vintage_sepia", "An old print: almost monochrome brown-yellow toning, faded blacks, "
          "soft contrast and grain.",
          saturation=-0.85, temperature=0.5, contrast=-0.2, fade=0.45, vignette=0.45,
          grain=0.4,
-         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(135, 0.8))),
-         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(165, 0.8)))),
+         **dict(zip(("shadow_tint_cb", "shadow_tint_cr"), _split(135, 0.48))),
+         **dict(zip(("highlight_tint_cb", "highlight_tint_cr"), _split(165, 0.48)))),
 ]}
 
 LookLike = Union[Look, str, torch.Tensor, Sequence[float]]
@@ -229,7 +229,7 @@ def personalize(params, vivid=0.0, warmth=0.0, strength=1.0) -> torch.Tensor:
 
         V: saturation +0.5, vibrance +0.5, contrast +0.15      ("vivid colours", §4.5)
         W: temperature +0.5, tint +0.05, and a warm split tone:
-           shadow tint (Cb, Cr) += (-0.2, 0.1), highlight tint += (-0.3, 0.15)
+           shadow tint (Cb, Cr) += (-0.12, 0.06), highlight tint += (-0.18, 0.09)
                                                               (warmer -> higher b* in Lab)
 
     so `vivid` makes colours more colourful (negative values mute them), `warmth` moves the white
@@ -460,8 +460,8 @@ def _sample_prior(g: torch.Generator) -> torch.Tensor:
     if coin(0.6):  # split toning, usually with roughly complementary hues
         hs = u(0.0, 360.0)
         hh = hs + 180.0 + 40.0 * normal(1.0)
-        v["shadow_tint_cb"], v["shadow_tint_cr"] = _split(hs, u(0.3, 1.2))
-        v["highlight_tint_cb"], v["highlight_tint_cr"] = _split(hh, u(0.3, 1.2))
+        v["shadow_tint_cb"], v["shadow_tint_cr"] = _split(hs, u(0.2, 0.7))
+        v["highlight_tint_cb"], v["highlight_tint_cr"] = _split(hh, u(0.2, 0.7))
     v["fade"] = u(0.2, 0.9) if coin(0.4) else 0.0
     v["vignette"] = u(0.1, 0.8) if coin(0.5) else 0.0
     v["grain"] = u(0.1, 0.8) if coin(0.4) else 0.0
