@@ -175,6 +175,7 @@ def test_page(page, server, browser):
             ".map(a => a.href)"
         )
         tab.evaluate("window.scrollTo(0, 0)")
+        tab.wait_for_timeout(150)  # let the theme's scroll-spy settle before the screenshot
         SHOTS.mkdir(parents=True, exist_ok=True)
         stem = page.replace("/", "__").removesuffix(".html")
         tab.screenshot(path=str(SHOTS / f"{stem}.png"))
