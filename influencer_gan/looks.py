@@ -24,11 +24,10 @@ personal touch ("vivid colours"): `personalize` maps it to an exact change of th
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Mapping, Sequence, Union
 
 import torch
 
@@ -101,12 +100,13 @@ class Look:
 
     @classmethod
     def from_vector(cls, v, name: str = "custom", description: str = "") -> "Look":
-        """Build a `Look` from a `(N_PARAMS,)` vector (tensor, array or list)."""
+        """Build a `Look` from a `(N_PARAMS,)` vector (tensor, array or list); exact, so
+        `Look.from_vector(v).vector()` equals `v` in float32."""
         v = torch.as_tensor(v, dtype=torch.float32).detach().cpu().reshape(-1)
         if v.numel() != N_PARAMS:
             raise ValueError(f"a look vector has {N_PARAMS} entries {PARAM_NAMES}, got {v.numel()}")
         return cls(name=name, description=description,
-                   **{n: round(float(x), 6) for n, x in zip(PARAM_NAMES, v)})
+                   **{n: float(x) for n, x in zip(PARAM_NAMES, v)})
 
     def params(self) -> dict[str, float]:
         """The non-zero sliders of this look, as a dict (handy for printing and manifests)."""

@@ -1,5 +1,6 @@
 """Tests of the data: bundled photos, streams, make-data, and safe loading of bad folders."""
 import io
+import re
 import json
 import struct
 import warnings
@@ -228,7 +229,6 @@ def test_safe_image_folder_handles_every_bad_input(tmp_path):
     assert {p.split("/")[-1] for p, _ in ds.samples} == ok
     skipped = {p.split("/")[-1]: why for p, why in ds.skipped}
     assert set(skipped) == set(fate) - ok
-    import re
     for name, why in skipped.items():
         assert re.search(fate[name], why), (name, why)
         assert name in msg  # the warning names every skipped file
