@@ -101,13 +101,10 @@ def cmd_make_data(a) -> int:
 
 def train_config_from_args(a):
     from .train import CONFIG, TrainConfig
-    out = a.out or (Path("runs") / a.task)
-    if a.config is not None:
-        cfg = TrainConfig.load(a.config).to_dict()
-    elif a.resume and (out / CONFIG).exists():
-        cfg = TrainConfig.load(out / CONFIG).to_dict()
-    else:
-        cfg = {}
+    cfg = TrainConfig.load(a.config).to_dict() if a.config is not None else {}
+    out = a.out or Path(cfg.get("out") or Path("runs") / a.task)
+    if a.config is None and a.resume and (out / CONFIG).exists():
+        cfg = TrainConfig.load(out / CONFIG).to_dict()      # resume needs no --config
     if cfg.get("task", a.task) != a.task:
         raise UsageError(f"config says task={cfg['task']!r} but you asked to train {a.task!r}")
     overrides = {"task": a.task, "steps": a.steps, "batch_size": a.batch_size, "device": a.device,

@@ -212,8 +212,7 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
         return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed)
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed,
-                           content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
-                           rank=rank, world_size=world)
+                           content_dir=cfg.content_dir, styled_dir=cfg.styled_dir)
 
 
 def to_net(t: torch.Tensor) -> torch.Tensor:
@@ -456,8 +455,11 @@ class Trainer:
                 be.copy_(bb)
 
     # -- the loop ------------------------------------------------------------------------
-    def fit(self) -> list[dict]:
+    def fit(self, until: Optional[int] = None) -> list[dict]:
+        """Train to step `until` (default: config.steps), then save. The lr schedule always
+        follows config.steps, so stopping early and resuming is the same as one run."""
         cfg = self.cfg
+        until = cfg.steps if until is None else min(until, cfg.steps)
         stop = {"now": False}
 
         def on_sigint(signum, frame):           # first Ctrl-C: finish the step, save, exit
@@ -477,16 +479,16 @@ class Trainer:
                 atomic_write_text(self.out / CONFIG, json.dumps(cfg.to_dict(), indent=2))
             for net in self.nets.values():
                 net.train()
-            while self.step_num < cfg.steps and not stop["now"]:
+            while self.step_num < until and not stop["now"]:
                 logs = self.step()
                 bar.update(1)
-                if self.step_num % cfg.log_every == 0 or self.step_num == cfg.steps:
+                if self.step_num % cfg.log_every == 0 or self.step_num == until:
                     logs = {"step": self.step_num, "seconds": round(time.perf_counter() - t0, 2), **logs}
                     self.history.append(logs)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k not in ("step", "seconds")})
                 if self.is_main and cfg.sample_every and self.step_num % cfg.sample_every == 0:
                     self.save_samples()
-                if self.step_num % cfg.ckpt_every == 0 and self.step_num < cfg.steps:
+                if self.step_num % cfg.ckpt_every == 0 and self.step_num < until:
                     self.save()
             self.save()
             if self.is_main and cfg.sample_every:

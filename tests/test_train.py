@@ -16,6 +16,8 @@ TINY = dict(batch_size=4, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_s
 
 
 def tiny(tmp_path, name="run", **kw):
+    if kw.get("task") == "avatars":        # the §5.3.1 generator starts at 8x8 and ends at 64x64
+        kw.setdefault("image_size", 64)
     return TrainConfig(**{**TINY, "out": str(tmp_path / name), **kw})
 
 
@@ -65,7 +67,7 @@ def _state(path):
 @pytest.mark.parametrize("task", ["looks", "avatars"])
 def test_resume_is_bit_exact(tmp_path, task):
     train(tiny(tmp_path, "straight", task=task, steps=4, ckpt_every=1000), progress=False)
-    train(tiny(tmp_path, "split", task=task, steps=2, ckpt_every=1000), progress=False)
+    Trainer(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), progress=False).fit(until=2)
     train(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), resume=True, progress=False)
     a, sa = _state(tmp_path / "straight" / CHECKPOINT)
     b, sb = _state(tmp_path / "split" / CHECKPOINT)
