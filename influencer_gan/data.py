@@ -399,6 +399,30 @@ def open_rgb(path, max_pixels: Optional[int] = -1) -> tuple[Image.Image, list[st
         raise _Unusable(f"unreadable image: {type(e).__name__}: {e}") from None
 
 
+def load_image(path) -> Image.Image:
+    """One image file for inference (`stylize`, reference images): upright 8-bit RGB, or an
+    `ImageDataError` that names the file and says what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageDataError(f"{path}: no such file")
+    try:
+        return open_rgb(path)[0]
+    except _Unusable as e:
+        raise ImageDataError(f"{path}: {e}") from None
+
+
+def list_images(folder) -> list[Path]:
+    """The image files under `folder` (recursively, sorted), or an `ImageDataError`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageDataError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        raise ImageDataError(f"{folder}: no image files ({', '.join(EXTENSIONS)})")
+    return files
+
+
 def _short_list(items: Sequence[tuple[str, str]], limit: int = 12) -> str:
     parts = [f"{Path(p).name} ({why})" for p, why in items[:limit]]
     if len(items) > limit:
@@ -586,16 +610,21 @@ class _FolderImages:
     """The images of a SafeImageFolder, decoded once and kept as uint8 tensors, shrunk so the
     short side is at most `max_short` (crops are taken from these)."""
 
-    def __init__(self, folder: SafeImageFolder, max_short: int):
+    def __init__(self, folder: SafeImageFolder, max_short: int, rank: int = 0, world_size: int = 1):
         self.folder, self.max_short = folder, max_short
         self.cache: dict[int, torch.Tensor] = {}
+        # Under torchrun each process keeps its own shard of the files (DistributedSampler).
+        self.indices = list(range(len(folder)))
+        if world_size > 1:
+            from torch.utils.data.distributed import DistributedSampler
+            self.indices = list(DistributedSampler(folder, num_replicas=world_size, rank=rank, shuffle=False))
 
     def __len__(self):
-        return len(self.folder)
+        return len(self.indices)
 
     def get(self, i: int) -> torch.Tensor:
         if i not in self.cache:
-            im = self.folder.load(i)
+            im = self.folder.load(self.indices[i])
             k = self.max_short / min(im.size)
             if k < 1:
                 im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.BILINEAR,
@@ -642,7 +671,7 @@ class LookStream:
 
     def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
                  looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
-                 device="cpu"):
+                 device="cpu", rank: int = 0, world_size: int = 1):
         self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
         if looks not in ("mixed", "named", "prior"):
@@ -653,8 +682,9 @@ class LookStream:
         if self.folder_mode:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", ImageDataWarning)
-                self.content = _FolderImages(SafeImageFolder(content_dir, transform=None, min_size=self.size), 4 * self.size)
-                self.styled = _FolderImages(SafeImageFolder(styled_dir, transform=None, min_size=self.size), 4 * self.size)
+                self.content, self.styled = (
+                    _FolderImages(SafeImageFolder(d, transform=None, min_size=self.size), 4 * self.size,
+                                  rank, world_size) for d in (content_dir, styled_dir))
         else:
             sources, self.weights = load_sources(self.split)
             self.source_names = [n for n, _ in sources]
@@ -663,6 +693,12 @@ class LookStream:
 
     def _crops(self, n: int, g: torch.Generator) -> torch.Tensor:
         return random_crops(self.images, n, self.size, g, self.weights)
+
+    def neutral_crops(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` unedited crops `(n,3,S,S)` of the split's sources (or of your content folder)."""
+        if self.folder_mode:
+            return self.content.crops(n, self.size, generator)
+        return self._crops(n, generator)
 
     def batch(self, generator: Optional[torch.Generator] = None) -> dict:
         g = self.generator if generator is None else generator

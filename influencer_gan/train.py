@@ -212,7 +212,8 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
         return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed)
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed,
-                           content_dir=cfg.content_dir, styled_dir=cfg.styled_dir)
+                           content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
+                           rank=rank, world_size=world)
 
 
 def to_net(t: torch.Tensor) -> torch.Tensor:
