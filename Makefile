@@ -35,7 +35,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 install: $(STAMP)
 
 # The web book from the stored notebook outputs (nothing is executed). Warnings are errors.
+# (_build/html is rebuilt from scratch, so no page of a removed chapter lingers in it.)
 book: $(STAMP)
+	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 # Re-run every chapter (kernel python3 from the venv) and store its outputs.

@@ -166,6 +166,14 @@ def test_page(page, server, browser):
         tab.goto(f"{server}/{page}", wait_until="load")
         tab.wait_for_load_state("networkidle")
         math = tab.evaluate(MATHJAX_PROBE)
+        # Screenshots first (the theme's scroll-spy highlights the section in view): the top of
+        # the page and, on pages with figures, the first figure centred in the window.
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        stem = page.replace("/", "__").removesuffix(".html")
+        tab.screenshot(path=str(SHOTS / f"{stem}.png"))
+        if tab.evaluate(FIGURE_INTO_VIEW):
+            tab.wait_for_timeout(200)
+            tab.screenshot(path=str(SHOTS / f"{stem}__figure.png"))
         # Scroll through the page so that any lazily loaded image is fetched, then check them all.
         tab.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         tab.wait_for_load_state("networkidle")
@@ -174,15 +182,6 @@ def test_page(page, server, browser):
             "() => Array.from(document.querySelectorAll('a[href*=\"colab.research.google.com\"]'))"
             ".map(a => a.href)"
         )
-        tab.evaluate("window.scrollTo(0, 0)")
-        tab.wait_for_timeout(150)  # let the theme's scroll-spy settle before the screenshot
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        stem = page.replace("/", "__").removesuffix(".html")
-        tab.screenshot(path=str(SHOTS / f"{stem}.png"))
-        # and, on pages with figures, the first figure centred in the window
-        if tab.evaluate(FIGURE_INTO_VIEW):
-            tab.wait_for_timeout(100)
-            tab.screenshot(path=str(SHOTS / f"{stem}__figure.png"))
     finally:
         context.close()
 
