@@ -17,8 +17,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 
 # The stored outputs are made on a CPU with fixed seeds. The same thread count and the same
-# vector-instruction level (AVX2 kernels in ATen, MKL and oneDNN) make the numbers agree across
-# x86 machines; the GPU is hidden so that a GPU machine reproduces the CPU outputs too.
+# vector-instruction level (AVX2 kernels in ATen, MKL and oneDNN) keep other x86 machines as
+# close to them as possible (chapters print rounded values for the rest); the GPU is hidden so
+# that a GPU machine checks the CPU outputs too.
 NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
           ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0
 
