@@ -1,0 +1,601 @@
+"""Evaluation: how good are the models? Measured, not eyeballed.
+
+A GAN is usually judged by looking at samples. Here we can do better, because both tasks
+come with exact answers:
+
+* **looks** — `looks.apply(photo, look, c, grain=False)` *is* the image the generator should
+  produce, so an output is scored against it pixel by pixel: PSNR, SSIM and, the number a
+  photographer cares about, the mean CIEDE2000 colour difference ΔE2000 (about 1 is "just
+  noticeable", 2–3 "visible only side by side", above 5 "a different colour"). PSNR, SSIM and
+  ΔE2000 come from scikit-image (`peak_signal_noise_ratio`, `structural_similarity`,
+  `rgb2lab` + `deltaE_ciede2000`), not from our own code.
+* **avatars** — we drew the training avatars, so we know their attributes. A small
+  `AttributeClassifier`, trained on rendered avatars (`train_attr_classifier`; its weights
+  ship in `weights/attr_classifier/`), reads the attributes back from *generated* avatars:
+  the **condition accuracy** says whether G(z | attributes) obeys its condition. The
+  classifier's penultimate features give a Fréchet distance (FID, Heusel et al. 2017) and
+  a kernel distance (KID, Bińkowski et al. 2018) between generated and rendered avatars,
+  and the mean pairwise distance between avatars drawn for one condition with different z
+  measures **diversity** (a collapsed generator scores 0).
+
+`evaluate(model, task)` runs the whole protocol and returns a dict; `format_table` prints it.
+Every table carries the *identity* baseline (do nothing), so a number is never read alone.
+`python -m influencer_gan.metrics train-classifier` retrains the attribute classifier.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import avatars as A
+from . import looks as L
+
+CLASSIFIER_DIR = Path(__file__).parent / "weights" / "attr_classifier"
+
+# --------------------------------------------------------------------------------------------
+# Image metrics against ground truth (scikit-image does the arithmetic)
+# --------------------------------------------------------------------------------------------
+
+
+def _hwc(x: torch.Tensor) -> np.ndarray:
+    """(3,H,W) or (B,3,H,W) tensor in [0,1] -> (B,H,W,3) float64 numpy array."""
+    x = x.detach().float().cpu()
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected an RGB image (3,H,W) or batch (B,3,H,W), got {tuple(x.shape)}")
+    return x.clamp(0, 1).permute(0, 2, 3, 1).double().numpy()
+
+
+def _pairs(a: torch.Tensor, b: torch.Tensor):
+    a, b = _hwc(a), _hwc(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape[1:]} vs {b.shape[1:]}")
+    return a, b
+
+
+def psnr_each(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """PSNR in dB of each image pair, data range 1 (`skimage.metrics.peak_signal_noise_ratio`).
+    Identical images give inf."""
+    from skimage.metrics import peak_signal_noise_ratio
+    a, b = _pairs(a, b)
+    out = []
+    for x, y in zip(a, b):
+        mse = float(np.mean((x - y) ** 2))
+        out.append(math.inf if mse == 0 else float(peak_signal_noise_ratio(y, x, data_range=1.0)))
+    return out
+
+
+def ssim_each(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """SSIM of each image pair over the three channels (`structural_similarity`, channel_axis)."""
+    from skimage.metrics import structural_similarity
+    a, b = _pairs(a, b)
+    return [float(structural_similarity(y, x, channel_axis=-1, data_range=1.0)) for x, y in zip(a, b)]
+
+
+def delta_e_each(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """Mean CIEDE2000 colour difference of each image pair (`rgb2lab` + `deltaE_ciede2000`)."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+    a, b = _pairs(a, b)
+    return [float(deltaE_ciede2000(rgb2lab(x), rgb2lab(y)).mean()) for x, y in zip(a, b)]
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean PSNR (dB) over a batch; tensors in [0,1], (3,H,W) or (B,3,H,W)."""
+    return float(np.mean(psnr_each(a, b)))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM over a batch; tensors in [0,1], (3,H,W) or (B,3,H,W)."""
+    return float(np.mean(ssim_each(a, b)))
+
+
+def delta_e2000(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean ΔE2000 over all pixels of a batch; tensors in [0,1], (3,H,W) or (B,3,H,W)."""
+    return float(np.mean(delta_e_each(a, b)))
+
+
+def image_scores(out: torch.Tensor, truth: torch.Tensor) -> dict[str, list[float]]:
+    """PSNR, SSIM and ΔE2000 of every image of a batch against its ground truth."""
+    return {"psnr": psnr_each(out, truth), "ssim": ssim_each(out, truth),
+            "delta_e": delta_e_each(out, truth)}
+
+
+# --------------------------------------------------------------------------------------------
+# The attribute classifier (avatars)
+# --------------------------------------------------------------------------------------------
+ATTR_SLICES: dict[str, slice] = {}
+_start = 0
+for _name, _values in A.ATTRIBUTES.items():
+    ATTR_SLICES[_name] = slice(_start, _start + len(_values))
+    _start += len(_values)
+
+
+class AttributeClassifier(nn.Module):
+    """Reads the attributes of a 64×64 avatar: one softmax head per attribute.
+
+    The network keeps spatial resolution for as long as it matters: three 3×3 stages at 64,
+    32 and 16 px, and only then global *mean and max* pooling. A smile is a handful of
+    white pixels in the mouth; a network that pools to 2×2 early averages them away (it
+    fails on `smile`), while a max over a 16×16 map of "teeth detectors" keeps them.
+
+    `features(x)` is the penultimate layer (`feat_dim` numbers) on which FID and KID are
+    computed; `forward(x)` gives logits (B, ATTR_DIM), one block of logits per attribute
+    (see `ATTR_SLICES`). Input: (B,3,H,W) in [0,1]; other sizes are resized to 64 px.
+    """
+
+    def __init__(self, width: int = 16, feat_dim: int = 128, image_size: int = 64):
+        super().__init__()
+        self.width, self.feat_dim, self.image_size = width, feat_dim, image_size
+        w = width
+
+        def stage(cin, cout, stride):
+            return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                    nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(*stage(3, w, 1), *stage(w, 2 * w, 2), *stage(2 * w, 2 * w, 1),
+                                  *stage(2 * w, 4 * w, 2), *stage(4 * w, 4 * w, 1),
+                                  *stage(4 * w, 4 * w, 1))
+        self.fc = nn.Sequential(nn.Linear(8 * w, feat_dim), nn.ReLU(inplace=True))
+        self.head = nn.Linear(feat_dim, A.ATTR_DIM)
+
+    def config(self) -> dict:
+        return {"width": self.width, "feat_dim": self.feat_dim, "image_size": self.image_size}
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
+                              align_corners=False, antialias=True)
+        h = self.body(x * 2 - 1)
+        return self.fc(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """(B, n_attributes) index of the predicted value of each attribute."""
+        out = []
+        for i in range(0, x.shape[0], batch):
+            logits = self(x[i:i + batch])
+            out.append(torch.stack([logits[:, s].argmax(1) for s in ATTR_SLICES.values()], 1))
+        return torch.cat(out)
+
+
+def attr_indices(attrs: Sequence[dict]) -> torch.Tensor:
+    """List of attribute dicts -> (B, n_attributes) value indices."""
+    return torch.tensor([[A.ATTRIBUTES[k].index(a[k]) for k in A.ATTRIBUTES] for a in attrs],
+                        dtype=torch.long).view(len(attrs), len(A.ATTRIBUTES))
+
+
+def attribute_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> dict:
+    """Per-attribute accuracy and the share of images with *every* attribute right."""
+    right = pred == truth
+    out = {"all": float(right.all(1).float().mean())}
+    out.update({k: float(right[:, i].float().mean()) for i, k in enumerate(A.ATTRIBUTES)})
+    return out
+
+
+def _augment(img: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Mild nuisance the generator's avatars have and the renders lack: blur and noise."""
+    n = img.shape[0]
+    small = F.interpolate(img, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+    blurred = F.interpolate(small, size=img.shape[-2:], mode="bilinear", align_corners=False)
+    pick = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
+    img = pick * blurred + (1 - pick) * img
+    sigma = 0.03 * torch.rand(n, 1, 1, 1, generator=g)
+    return (img + sigma * torch.randn(img.shape, generator=g)).clamp(0, 1)
+
+
+def classifier_loss(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Sum over attributes of the cross-entropy of that attribute's block of logits."""
+    return sum(F.cross_entropy(logits[:, s], truth[:, i]) for i, s in enumerate(ATTR_SLICES.values()))
+
+
+def train_attr_classifier(steps: int = 800, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+                          width: int = 16, feat_dim: int = 128, out=CLASSIFIER_DIR,
+                          n_test: int = 2000, progress: bool = True) -> dict:
+    """Train the attribute classifier on freshly rendered avatars and write it to `out`.
+
+    Every step renders `batch_size` new avatars (`avatars.render_batch`, seed stream `seed`),
+    so the classifier never sees an image twice; Adam with a cosine learning-rate schedule.
+    It is then tested on `n_test` avatars rendered from a held-out seed (`HELD_OUT_SEED`).
+    Writes model.safetensors and config.json (with the test accuracy) and returns the config.
+    """
+    from safetensors.torch import save_file
+    from tqdm.auto import tqdm
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    net = AttributeClassifier(width=width, feat_dim=feat_dim)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    t0 = time.perf_counter()
+    net.train()
+    for _ in tqdm(range(steps), disable=not progress, desc="attribute classifier", unit="step"):
+        b = A.render_batch(batch_size, 64, generator=g)
+        loss = classifier_loss(net(_augment(b["img"], g)), attr_indices(b["attrs"]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    seconds = time.perf_counter() - t0
+    net.eval()
+    acc = classifier_test_accuracy(net, n_test)
+    cfg = {**net.config(), "attributes": {k: list(v) for k, v in A.ATTRIBUTES.items()},
+           "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                     "seconds": round(seconds, 1), "threads": torch.get_num_threads()},
+           "test": {"n": n_test, "seed": HELD_OUT_SEED, "accuracy": {k: round(v, 5) for k, v in acc.items()}}}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(out / "model.safetensors"),
+              metadata={"config": json.dumps(net.config())})
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    load_attr_classifier.cache_clear()
+    return cfg
+
+
+HELD_OUT_SEED = 1_000_003  # renders for testing the classifier (training draws from seed 0's stream)
+
+
+@torch.no_grad()
+def classifier_test_accuracy(net: AttributeClassifier, n: int = 2000, seed: int = HELD_OUT_SEED) -> dict:
+    """Accuracy of the classifier on `n` avatars rendered from a seed it was not trained on."""
+    b = A.render_batch(n, 64, seed=seed)
+    return attribute_accuracy(net.predict(b["img"]), attr_indices(b["attrs"]))
+
+
+@lru_cache(maxsize=4)
+def load_attr_classifier(folder=CLASSIFIER_DIR) -> AttributeClassifier:
+    """The shipped attribute classifier (eval mode)."""
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    cfg_file, weights = folder / "config.json", folder / "model.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"no attribute classifier at {weights}; train it with "
+                                f"`python -m influencer_gan.metrics train-classifier`")
+    cfg = json.loads(cfg_file.read_text())
+    net = AttributeClassifier(width=cfg["width"], feat_dim=cfg["feat_dim"], image_size=cfg["image_size"])
+    net.load_state_dict(load_file(str(weights)))
+    return net.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Distribution distances on classifier features
+# --------------------------------------------------------------------------------------------
+def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
+    """FID formula on features (N, D): |μ1-μ2|² + Tr(Σ1) + Tr(Σ2) - 2 Tr((Σ1 Σ2)^½) (Heusel et al. 2017).
+
+    Tr((Σ1 Σ2)^½) is computed as the sum of √eigenvalues of the symmetric matrix Σ1^½ Σ2 Σ1^½
+    (same eigenvalues as Σ1 Σ2), which stays stable when a covariance is singular."""
+    a, b = f1.double().cpu().numpy(), f2.double().cpu().numpy()
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def kernel_distance(f1: torch.Tensor, f2: torch.Tensor, subsets: int = 10, subset_size: int = 500,
+                    seed: int = 0) -> float:
+    """KID (Bińkowski et al. 2018): unbiased MMD² with the cubic polynomial kernel
+    k(x, y) = (xᵀy / D + 1)³, averaged over random subsets. Unbiased, so it can be < 0."""
+    g = torch.Generator().manual_seed(seed)
+    a, b = f1.double().cpu(), f2.double().cpu()
+    m = min(subset_size, a.shape[0], b.shape[0])
+    d = a.shape[1]
+    vals = []
+    for _ in range(subsets):
+        x = a[torch.randperm(a.shape[0], generator=g)[:m]]
+        y = b[torch.randperm(b.shape[0], generator=g)[:m]]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        off = lambda k: (k.sum() - k.diagonal().sum()) / (m * (m - 1))  # noqa: E731
+        vals.append(float(off(kxx) + off(kyy) - 2 * kxy.mean()))
+    return float(np.mean(vals))
+
+
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean L1 distance (per element) between all pairs of rows of x (N, ...)."""
+    x = x.flatten(1).double()
+    n = x.shape[0]
+    if n < 2:
+        return 0.0
+    d = torch.cdist(x, x, p=1) / x.shape[1]
+    return float(d.sum() / (n * (n - 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# The looks protocol
+# --------------------------------------------------------------------------------------------
+CONDITIONS = ((0.0, 0.0, 1.0), (0.5, 0.0, 1.0), (0.0, 0.5, 1.0), (0.0, -0.5, 0.6))  # (vivid, warmth, strength)
+UNSEEN_SEEDS = tuple(range(10_000, 10_010))  # `looks.random_look` seeds kept out of training
+N_REFS = 5
+
+
+def test_crops(size: int = 256, n_random: int = 2, seed: int = 0, photos: Optional[int] = None) -> torch.Tensor:
+    """Held-out content: per test photo, its centre square (short side resized to `size`)
+    and `n_random` random square crops (a quarter to all of the short side), all `size` px."""
+    from .api import _square
+    from .data import crop_boxes, cut, load_photos
+    g = torch.Generator().manual_seed(seed)
+    items = load_photos("test")[:photos]
+    out = []
+    for _, photo in items:
+        out.append(_square(photo, size))
+        if n_random:
+            boxes = crop_boxes([tuple(photo.shape[-2:])], n_random, g, scale=(0.25, 1.0))
+            out.extend(cut([photo], boxes, size))
+    return torch.stack(out).clamp(0, 1)
+
+
+def reference_crops(n: int, size: int = 128, seed: int = 0) -> torch.Tensor:
+    """`n` neutral crops of held-out images (val and test photos and scenes) to render
+    references of unseen looks on: no training image is ever a reference."""
+    from .data import crop_boxes, cut, load_photos, load_scenes
+    sources = [im for split in ("val", "test") for _, im in load_photos(split) + load_scenes(split)]
+    g = torch.Generator().manual_seed(seed)
+    boxes = crop_boxes([tuple(s.shape[-2:]) for s in sources], n, g, scale=(0.25, 1.0))
+    return cut(sources, boxes, size)
+
+
+def _summary(scores: dict[str, list[float]]) -> dict[str, float]:
+    return {k: float(np.mean(v)) for k, v in scores.items()} | {"n": len(next(iter(scores.values())))}
+
+
+def _merge(into: dict, new: dict) -> None:
+    for k, v in new.items():
+        into.setdefault(k, []).extend(v)
+
+
+# A look "method" is a pair of callables, so the baselines (identity, CycleGAN, …) are scored
+# by exactly the same code as the model:
+#   named(x (N,3,H,W) in [0,1], look_name, c (vivid, warmth, strength)) -> (N,3,H,W) in [0,1]
+#   reference(x, refs (K,3,h,w) in [0,1], c) -> (N,3,H,W) in [0,1]      (may be None)
+NamedFn = Callable[[torch.Tensor, str, tuple], torch.Tensor]
+RefFn = Callable[[torch.Tensor, torch.Tensor, tuple], torch.Tensor]
+
+
+def model_methods(model) -> tuple[NamedFn, RefFn]:
+    """The two callables of a `LookModel`."""
+    codes: dict = {}
+
+    def named(x, name, c):
+        if name not in codes:
+            codes[name] = model.style_code(look=name)
+        return model.stylize(x, style=codes[name], vivid=c[0], warmth=c[1], strength=c[2])
+
+    def reference(x, refs, c):
+        s = model.style_code(reference=list(refs))
+        return model.stylize(x, style=s, vivid=c[0], warmth=c[1], strength=c[2])
+
+    return named, reference
+
+
+def identity_methods() -> tuple[NamedFn, RefFn]:
+    """The do-nothing baseline: return the photo unchanged."""
+    return (lambda x, name, c: x), (lambda x, refs, c: x)
+
+
+def looks_protocol(quick: bool = False) -> dict:
+    """The fixed evaluation protocol (content crops, looks, conditions, unseen looks)."""
+    if quick:
+        return dict(size=64, n_random=0, photos=1, looks=("teal_orange", "noir"),
+                    conditions=CONDITIONS[:2], unseen=UNSEEN_SEEDS[:1], refs=N_REFS, ref_size=64)
+    return dict(size=256, n_random=2, photos=None, looks=tuple(L.NAMED), conditions=CONDITIONS,
+                unseen=UNSEEN_SEEDS, refs=N_REFS, ref_size=128)
+
+
+def score_looks(named: NamedFn, reference: Optional[RefFn] = None, protocol: Optional[dict] = None,
+                quick: bool = False, batch: int = 8) -> dict:
+    """Score a look method on held-out photos against `looks.apply(..., grain=False)`.
+
+    named: every look of the protocol × every condition c × every test crop.
+    unseen: every `random_look(seed)` of the protocol, described by `refs` references rendered
+    (grain on) on held-out val/test crops, applied at c = (0, 0, 1).
+    """
+    p = protocol or looks_protocol(quick)
+    x = test_crops(p["size"], p["n_random"], photos=p["photos"])
+    per_look: dict = {}
+    per_cond: dict = {}
+    total: dict = {}
+    for name in p["looks"]:
+        for c in p["conditions"]:
+            for i in range(0, x.shape[0], batch):
+                xb = x[i:i + batch]
+                truth = L.apply(xb, name, vivid=c[0], warmth=c[1], strength=c[2], grain=False)
+                s = image_scores(named(xb, name, tuple(c)), truth)
+                _merge(per_look.setdefault(name, {}), s)
+                _merge(per_cond.setdefault(str(tuple(c)), {}), s)
+                _merge(total, s)
+    out = {"named": _summary(total), "named_per_look": {k: _summary(v) for k, v in per_look.items()},
+           "named_per_condition": {k: _summary(v) for k, v in per_cond.items()}}
+    if reference is not None and p["unseen"]:
+        unseen: dict = {}
+        c = (0.0, 0.0, 1.0)
+        for seed in p["unseen"]:
+            look = L.random_look(seed)
+            refs = L.apply(reference_crops(p["refs"], p["ref_size"], seed=seed), look, grain=True, seed=seed)
+            for i in range(0, x.shape[0], batch):
+                xb = x[i:i + batch]
+                truth = L.apply(xb, look, grain=False)
+                _merge(unseen, image_scores(reference(xb, refs, c), truth))
+        out["unseen"] = _summary(unseen)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The avatars protocol
+# --------------------------------------------------------------------------------------------
+def avatars_protocol(quick: bool = False) -> dict:
+    if quick:
+        return dict(n=48, diversity_conditions=2, diversity_k=4, kid_subset=48, seed=7)
+    return dict(n=1000, diversity_conditions=20, diversity_k=8, kid_subset=500, seed=7)
+
+
+AvatarFn = Callable[[int, Optional[dict], int], tuple]  # (n, attrs, seed) -> (images (n,3,S,S) [0,1], attrs list)
+
+
+def model_generate(model) -> AvatarFn:
+    def gen(n, attrs, seed):
+        img, chosen = model.generate(n, attrs=attrs, seed=seed, return_tensor=True)
+        return img, chosen
+    return gen
+
+
+def render_generate(shuffle_attributes: bool = False) -> AvatarFn:
+    """Rendered avatars as a 'generator': the real data, or (shuffle_attributes=True) real
+    avatars that ignore the condition they were asked for — the do-nothing baseline."""
+    def gen(n, attrs, seed):
+        g = torch.Generator().manual_seed(seed + 1)
+        asked = [{**A.random_attributes(g), **(attrs or {})} for _ in range(n)]
+        if shuffle_attributes:
+            b = A.render_batch(n, 64, seed=seed + 2)
+        else:
+            b = A.render_batch(n, 64, seed=seed + 2, attrs=asked)
+        return b["img"], asked
+    return gen
+
+
+@torch.no_grad()
+def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bool = False,
+                  classifier: Optional[AttributeClassifier] = None) -> dict:
+    """Condition accuracy, FID/KID against rendered avatars, diversity for one condition."""
+    p = protocol or avatars_protocol(quick)
+    clf = classifier or load_attr_classifier()
+    n = p["n"]
+    img, asked = generate(n, None, p["seed"])
+    acc = attribute_accuracy(clf.predict(img), attr_indices(asked))
+    real = A.render_batch(n, 64, seed=p["seed"] + 100)["img"]  # an independent sample of the data
+    f_fake, f_real = clf.features(img), clf.features(real)
+    out = {"accuracy": acc, "fid": frechet_distance(f_fake, f_real),
+           "kid": kernel_distance(f_fake, f_real, subset_size=p["kid_subset"]), "n": n}
+    g = torch.Generator().manual_seed(p["seed"] + 200)
+    pix, feat = [], []
+    for j in range(p["diversity_conditions"]):
+        attrs = A.random_attributes(g)
+        imgs, _ = generate(p["diversity_k"], attrs, p["seed"] + 300 + j)
+        pix.append(mean_pairwise_distance(imgs))
+        feat.append(mean_pairwise_distance(clf.features(imgs)))
+    out["diversity_l1"] = float(np.mean(pix))
+    out["diversity_feat"] = float(np.mean(feat))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate / format_table
+# --------------------------------------------------------------------------------------------
+def _model_info(model) -> dict:
+    info = {"source": getattr(model, "source", ""), "task": model.config.task}
+    try:
+        from safetensors import safe_open
+        with safe_open(str(model.source), framework="pt") as f:
+            info["step"] = int((f.metadata() or {}).get("step", -1))
+    except Exception:  # a model built in memory has no file
+        pass
+    return info
+
+
+def evaluate(model, task: Optional[str] = None, quick: bool = False) -> dict:
+    """Run the evaluation protocol of `task` ("looks" or "avatars") on a loaded model.
+
+    Returns {"task", "quick", "model", "protocol", "rows": [...], "seconds"}; each row is one
+    method (the model, then the baselines) with its scores. `quick=True` is a tiny protocol
+    that runs in seconds (a smoke test, not a measurement).
+    """
+    task = task or model.config.task
+    if task != model.config.task:
+        raise ValueError(f"the model is a {model.config.task} model, not a {task} model")
+    t0 = time.perf_counter()
+    if task == "looks":
+        protocol = looks_protocol(quick)
+        rows = [{"method": "model", **score_looks(*model_methods(model), protocol=protocol)},
+                {"method": "identity (do nothing)", **score_looks(*identity_methods(), protocol=protocol)}]
+    elif task == "avatars":
+        protocol = avatars_protocol(quick)
+        rows = [{"method": "model", **score_avatars(model_generate(model), protocol)},
+                {"method": "identity (real renders, attributes ignored)",
+                 **score_avatars(render_generate(shuffle_attributes=True), protocol)},
+                {"method": "real renders (reference)", **score_avatars(render_generate(), protocol)}]
+    else:
+        raise ValueError(f"unknown task {task!r}: choose 'looks' or 'avatars'")
+    return {"task": task, "quick": quick, "model": _model_info(model), "protocol": protocol,
+            "rows": rows, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _f(v, digits=2):
+    return "—" if v is None else ("inf" if v == math.inf else f"{v:.{digits}f}")
+
+
+def format_table(results: dict) -> str:
+    """The results of `evaluate` as a Markdown table (also readable in a terminal)."""
+    rows = results["rows"]
+    lines = [f"{results['task']} evaluation"
+             + (" (quick smoke protocol: not a measurement)" if results.get("quick") else "")
+             + f" — model {results.get('model', {}).get('source', '')}"
+             + (f" (step {results['model']['step']})" if "step" in results.get("model", {}) else ""), ""]
+    if results["task"] == "looks":
+        lines += ["| method | named ΔE2000 ↓ | named PSNR ↑ | named SSIM ↑ | unseen ΔE2000 ↓ | unseen PSNR ↑ | unseen SSIM ↑ |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            n, u = r.get("named", {}), r.get("unseen", {})
+            lines.append(f"| {r['method']} | {_f(n.get('delta_e'))} | {_f(n.get('psnr'))} | {_f(n.get('ssim'), 3)} "
+                         f"| {_f(u.get('delta_e'))} | {_f(u.get('psnr'))} | {_f(u.get('ssim'), 3)} |")
+        looks = list(rows[0].get("named_per_look", {}))
+        if looks:
+            lines += ["", "ΔE2000 per named look (all conditions c):", "",
+                      "| method | " + " | ".join(looks) + " |", "|---|" + "---|" * len(looks)]
+            for r in rows:
+                pl = r.get("named_per_look", {})
+                lines.append(f"| {r['method']} | " + " | ".join(_f(pl.get(k, {}).get("delta_e")) for k in looks) + " |")
+    else:
+        attrs = list(A.ATTRIBUTES)
+        lines += ["| method | all attributes right ↑ | " + " | ".join(attrs)
+                  + " | FID ↓ | KID ↓ | diversity L1 | diversity (features) |",
+                  "|---|---|" + "---|" * len(attrs) + "---|---|---|---|"]
+        for r in rows:
+            a = r["accuracy"]
+            lines.append(f"| {r['method']} | {100 * a['all']:.1f} % | "
+                         + " | ".join(f"{100 * a[k]:.1f} %" for k in attrs)
+                         + f" | {_f(r['fid'])} | {_f(r['kid'], 4)} | {_f(r['diversity_l1'], 4)} | {_f(r['diversity_feat'], 4)} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# python -m influencer_gan.metrics train-classifier
+# --------------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m influencer_gan.metrics",
+                                description="Train (or test) the attribute classifier used to evaluate avatars.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train-classifier", help="train the attribute classifier on rendered avatars")
+    t.add_argument("--steps", type=int, default=800)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--out", type=Path, default=CLASSIFIER_DIR)
+    s = sub.add_parser("test-classifier", help="accuracy of a classifier on held-out renders")
+    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--folder", type=Path, default=CLASSIFIER_DIR)
+    a = p.parse_args(argv)
+    if a.command == "train-classifier":
+        torch.set_num_threads(a.threads)
+        cfg = train_attr_classifier(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, out=a.out)
+        print(json.dumps({"train": cfg["train"], "test": cfg["test"]}, indent=2))
+    else:
+        print(json.dumps(classifier_test_accuracy(load_attr_classifier(a.folder), a.n), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
