@@ -1,0 +1,69 @@
+"""ONNX export of the look generator: onnxruntime agrees with torch at several image sizes."""
+import json
+
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from influencer_gan import export as X  # noqa: E402
+from influencer_gan import looks as L  # noqa: E402
+
+TINY = dict(batch_size=2, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_size=32, ndf=8,
+            d_layers=2, refs=2, z_dim=16, sample_every=0, log_every=1, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def model(tmp_path):
+    """A tiny look model whose generator is nudged away from its identity start."""
+    from influencer_gan.api import load_model
+    from influencer_gan.train import TrainConfig, Trainer
+    Trainer(TrainConfig(task="looks", out=str(tmp_path / "run"), **TINY), progress=False).save()
+    m = load_model(tmp_path / "run")
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in m.nets["G"].parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=g))
+    return m
+
+
+def test_export_round_trip(model, tmp_path):
+    path = X.export_onnx(model, tmp_path / "demo" / "look.onnx", size=48)
+    onnx.checker.check_model(onnx.load(str(path)))
+    meta = json.loads(path.with_suffix(".looks.json").read_text())
+    assert set(meta["looks"]) == set(L.NAMED) and meta["opset"] == 17
+    code = torch.tensor(meta["looks"]["teal_orange"]["style"])
+    assert code.shape == (16,)
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["image", "style", "c"]
+    g = torch.Generator().manual_seed(3)
+    for h, w in [(48, 48), (40, 96), (130, 70)]:           # dynamic H and W
+        x = torch.rand(1, 3, h, w, generator=g)
+        c = torch.tensor([[0.5, -0.3, 0.9]])
+        got = torch.from_numpy(sess.run(None, {"image": x.numpy(), "style": code[None].numpy(), "c": c.numpy()})[0])
+        want = model.stylize(x, style=code, vivid=0.5, warmth=-0.3, strength=0.9)
+        assert got.shape == want.shape == (1, 3, h, w)
+        assert (got - want).abs().max() < 1e-3
+        assert (want - x).abs().mean() > 1e-3                # the nudged generator really edits
+
+
+def test_export_refuses_bad_targets(model, tmp_path):
+    with pytest.raises(ValueError, match=".onnx"):
+        X.export_onnx(model, tmp_path / "look.bin")
+
+
+def test_cli_export(model, tmp_path, capsys):
+    from influencer_gan import cli
+    out = tmp_path / "cli.onnx"
+    assert cli.main(["export", "--format", "onnx", "--out", str(out), "--checkpoint", str(tmp_path / "run")]) == 0
+    assert out.exists() and out.with_suffix(".looks.json").exists()
