@@ -448,7 +448,9 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self):
-        d = self.cfg.ema_decay
+        # The usual warm-up: an average over the steps so far while there are few of them,
+        # so a short run's EMA is not dominated by the random initialisation.
+        d = min(self.cfg.ema_decay, (1 + self.step_num) / (10 + self.step_num))
         for name, ema in self.ema.items():
             for pe, p in zip(ema.parameters(), self.nets[name].parameters()):
                 pe.lerp_(p, 1 - d)
