@@ -1,0 +1,243 @@
+"""Speed benchmark: training throughput (ours vs the CycleGAN configuration), stylize latency,
+one studio refresh; writes the *speed* section of benchmarks/RESULTS.md.
+
+    python benchmarks/speed.py                      # shipped looks weights (random init if none)
+    python benchmarks/speed.py --checkpoint runs/looks --cyclegan-1024
+
+Training runs on `--train-threads` (default 1) threads, inference on `--infer-threads`
+(default 2). Timings on a shared machine are noisy: each figure is the median of several
+runs, and the load average is recorded before and after.
+
+OpenMP threads spin while they wait for each other (OMP_WAIT_POLICY=ACTIVE behaviour). On a
+machine whose cores are busy with other work, a 2-thread run then stalls for whole scheduler
+time slices at every barrier: we measured 1.5 s instead of 15 ms for one 256 px stylize. This
+script therefore sets OMP_WAIT_POLICY=PASSIVE (unless you set it) before torch starts, and
+also reports one-thread latencies, which no other process can disturb that way.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede `import torch`
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _report  # noqa: E402
+from cyclegan_baseline import CycleGANTrainer, ResnetGenerator, count_parameters  # noqa: E402
+
+from influencer_gan.api import WEIGHTS_DIR, LookModel, load_model  # noqa: E402
+from influencer_gan.train import TrainConfig, Trainer, build_networks  # noqa: E402
+
+
+def timed(fn, repeat: int, warmup: int = 1) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def looks_model(checkpoint) -> tuple[LookModel, str]:
+    if checkpoint:
+        return load_model(checkpoint), str(checkpoint)
+    if (WEIGHTS_DIR / "looks" / "model.safetensors").exists():
+        return load_model(WEIGHTS_DIR / "looks"), "shipped weights (influencer_gan/weights/looks)"
+    cfg = TrainConfig(task="looks", device="cpu")
+    torch.manual_seed(0)
+    nets = build_networks(cfg)
+    tensors = {f"{n}.{k}": v for n in ("E", "G") for k, v in nets[n].state_dict().items()}
+    return LookModel(cfg, tensors, source="random init"), "random init (TrainConfig defaults)"
+
+
+def train_throughput(size: int, steps: int, threads: int) -> dict:
+    """Images per second of our trainer (TrainConfig defaults, looks task) at `size` px."""
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(task="looks", image_size=size, device="cpu", out=tmp, sample_every=0,
+                          steps=steps + 2)
+        tr = Trainer(cfg, progress=False)
+        times = timed(tr.step, steps, warmup=2)
+    return {"batch_size": cfg.batch_size, "steps": steps, "s_per_step": statistics.median(times),
+            "images_per_s": cfg.batch_size / statistics.median(times)}
+
+
+def cyclegan_throughput(size: int, batch_size: int, steps: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    tr = CycleGANTrainer(image_size=size, batch_size=batch_size, steps=steps + 1)
+    times = timed(tr.step, steps, warmup=1)
+    return {"batch_size": batch_size, "n_blocks": tr.n_blocks, "steps": steps,
+            "s_per_step": statistics.median(times), "images_per_s": batch_size / statistics.median(times)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", type=Path, help="looks run folder (default: shipped weights)")
+    p.add_argument("--train-threads", type=int, default=1)
+    p.add_argument("--infer-threads", type=int, default=2)
+    p.add_argument("--cyclegan-1024", action="store_true", help="also time the ResNet-9 generator at 1024 px (~15 s)")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run; not for RESULTS.md)")
+    p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    a = p.parse_args(argv)
+    load_before = _report.load_average()
+    t_start = time.perf_counter()
+    reps = 1 if a.quick else 5
+    res: dict = {"date": _report.now(), "command": _report.command(), "load_before": load_before,
+                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+
+    # -- training throughput ---------------------------------------------------------------
+    res["train"] = {}
+    for size in (64, 128):
+        steps = 2 if a.quick else (5 if size == 64 else 3)
+        ours = train_throughput(size, steps, a.train_threads)
+        cg1 = cyclegan_throughput(size, 1, steps, a.train_threads)
+        row = {"ours": ours, "cyclegan_b1": cg1}
+        if size == 64:
+            row["cyclegan_b8"] = cyclegan_throughput(size, 8, 1 if a.quick else 2, a.train_threads)
+        res["train"][size] = row
+        print(f"train {size}px: ours {ours['images_per_s']:.2f} img/s, CycleGAN {cg1['images_per_s']:.2f} img/s",
+              flush=True)
+
+    # -- inference ---------------------------------------------------------------------------
+    torch.set_num_threads(a.infer_threads)
+    model, model_name = looks_model(a.checkpoint)
+    res["model"] = model_name
+    t0 = time.perf_counter()
+    style = model.style_code(look="teal_orange")
+    res["style_code_first_s"] = time.perf_counter() - t0
+    res["style_code_s"] = statistics.median(timed(lambda: model.style_code(look="teal_orange"), reps))
+    res["stylize"], res["stylize_1thread"] = {}, {}
+    g = torch.Generator().manual_seed(0)
+    for threads, key in ((1, "stylize_1thread"), (a.infer_threads, "stylize")):
+        torch.set_num_threads(threads)
+        for size in (256, 512, 1024):
+            x = torch.rand(3, size, size, generator=g)
+            t = timed(lambda: model.stylize(x, style=style, vivid=0.2, warmth=0.1, strength=0.9), reps)
+            res[key][size] = statistics.median(t)
+            print(f"stylize {size}px, {threads} thread(s): {1000 * res[key][size]:.1f} ms", flush=True)
+    from PIL import Image
+    pil = Image.fromarray((torch.rand(1024, 1024, 3, generator=g) * 255).byte().numpy())
+    res["stylize_pil_1024"] = statistics.median(timed(lambda: model.stylize(pil, style=style), max(1, reps - 2)))
+
+    # the CycleGAN generator, for scale (11.4 M parameters with 9 blocks)
+    cg = ResnetGenerator(9).eval()
+    res["cyclegan_params"] = count_parameters(cg)
+    res["cyclegan_forward"] = {}
+    with torch.no_grad():
+        for size in (256, 512) + ((1024,) if a.cyclegan_1024 else ()):
+            x = torch.rand(1, 3, size, size, generator=g) * 2 - 1
+            res["cyclegan_forward"][size] = statistics.median(timed(lambda: cg(x), 1 if size == 1024 else 3 if not a.quick else 1))
+            print(f"CycleGAN ResNet-9 {size}px: {res['cyclegan_forward'][size]:.2f} s", flush=True)
+
+    # ONNX (what the in-browser demo runs), through onnxruntime on the same threads
+    try:
+        import onnxruntime as ort
+        from influencer_gan.export import export_onnx
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "look.onnx", verify=False)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = a.infer_threads
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            x = torch.rand(1, 3, 1024, 1024, generator=g).numpy()
+            feed = {"image": x, "style": style[None].numpy(), "c": [[0.2, 0.1, 0.9]]}
+            feed["c"] = torch.tensor(feed["c"]).numpy()
+            res["onnx_1024"] = statistics.median(timed(lambda: sess.run(None, feed), max(1, reps - 2)))
+    except ImportError:
+        res["onnx_1024"] = None
+
+    # -- one studio refresh -------------------------------------------------------------------
+    from influencer_gan.studio import Studio, _png
+    studio = Studio(model)
+    args = ("teal_orange", "pastel", 0.5, 0.2, 0.1, 0.9)
+    t0 = time.perf_counter()
+    studio.render(*args)
+    res["studio_first_s"] = time.perf_counter() - t0
+    res["studio_s"] = statistics.median(timed(lambda: studio.render(*args), max(3, reps)))
+    res["studio_png_s"] = statistics.median(timed(
+        lambda: [_png(v) for k, v in studio.render(*args).items() if k != "delta_e"], max(3, reps)))
+    res["load_after"] = _report.load_average()
+    res["seconds"] = time.perf_counter() - t_start
+    res["machine"] = _report.machine()
+    print(json.dumps(res, indent=1, default=str))
+    if not a.no_write and not a.quick:
+        out = Path(__file__).with_name("results")
+        out.mkdir(exist_ok=True)
+        (out / "speed.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
+        _report.write_section("speed", render(res, a))
+        print(f"wrote {_report.RESULTS}")
+    return 0
+
+
+def _ms(s):
+    return f"{1000 * s:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def render(r: dict, a) -> str:
+    m = r["machine"]
+    tr = r["train"]
+    ratio = {s: tr[s]["ours"]["images_per_s"] / tr[s]["cyclegan_b1"]["images_per_s"] for s in tr}
+    cg = r["cyclegan_forward"]
+    lines = [
+        "## Speed", "",
+        f"- date: {r['date']}; command: `{r['command']}` ({r['seconds']:.0f} s)",
+        f"- machine: {m['cpu']}, {m['cores']} cores shared with other users; torch {m['torch']}, CPU only",
+        f"- load average before: {r['load_before']}; after: {r['load_after']}. The machine is shared, so "
+        "every timing is noisy (medians of several runs; expect ±30 %).",
+        f"- look model: {r['model']} (speed does not depend on the weights)",
+        f"- OMP_WAIT_POLICY={r['omp_wait_policy']}: with OpenMP's default spin-waiting, 2 threads on this busy "
+        "machine stalled a 256 px stylize from 15 ms to 1.5 s (see the script's docstring)", "",
+        f"### Training throughput ({a.train_threads} thread, images per second, median step)", "",
+        "| image size | ours (TrainConfig defaults, batch 8) | CycleGAN configuration, batch 1 (paper) | ratio | CycleGAN, batch 8 |",
+        "|---|---|---|---|---|",
+    ]
+    for s in tr:
+        b8 = tr[s].get("cyclegan_b8")
+        lines.append(f"| {s} px | {tr[s]['ours']['images_per_s']:.2f} img/s ({tr[s]['ours']['s_per_step']:.2f} s/step) "
+                     f"| {tr[s]['cyclegan_b1']['images_per_s']:.3f} img/s ({tr[s]['cyclegan_b1']['s_per_step']:.2f} s/step, "
+                     f"ResNet-{tr[s]['cyclegan_b1']['n_blocks']}) | **{ratio[s]:.1f}×** | "
+                     + (f"{b8['images_per_s']:.3f} img/s" if b8 else "—") + " |")
+    lines += ["", "The CycleGAN configuration uses the paper's rule of 6 residual blocks for training images of "
+              "128 px or less (9 for 256 px and more), instance norm, two generators and two 70×70 PatchGANs; "
+              "ours uses TrainConfig defaults (colour head at work size 64, style encoder, inverse generator F, "
+              "projection PatchGAN, EMA).", "",
+              f"### Inference ({a.infer_threads} threads, median latency)", "",
+              "| what | 256 px | 512 px | 1024 px |", "|---|---|---|---|",
+              "| `LookModel.stylize` (tensor in/out, style code given) | "
+              + " | ".join(_ms(r["stylize"][s]) for s in (256, 512, 1024)) + " |",
+              "| the same on 1 thread | " + " | ".join(_ms(r["stylize_1thread"][s]) for s in (256, 512, 1024)) + " |",
+              f"| CycleGAN ResNet-9 generator forward ({r['cyclegan_params'] / 1e6:.1f} M parameters) | "
+              + " | ".join(_ms(cg[s]) if s in cg else "not run (13.8 s measured by the lead)" for s in (256, 512, 1024)) + " |",
+              ]
+    if r.get("onnx_1024") is not None:
+        lines.append(f"| exported ONNX graph in onnxruntime (`export_onnx`) | — | — | {_ms(r['onnx_1024'])} |")
+    lines += ["",
+              f"- `stylize` of a 1024×1024 PIL image (conversion included): {_ms(r['stylize_pil_1024'])}.",
+              f"- style code of a named look: {_ms(r['style_code_first_s'])} the first time (renders 8 reference "
+              f"crops), {_ms(r['style_code_s'])} after; `stylize(look=...)` recomputes it, so pass `style=` "
+              "when you restyle many photos.",
+              f"- one studio refresh at 256 px, `Studio(model).render(\"teal_orange\", \"pastel\", 0.5, 0.2, 0.1, 0.9)` "
+              f"(ground truth + GAN + ΔE2000): **{_ms(r['studio_s'])}** warm, {_ms(r['studio_first_s'])} for the "
+              f"first call (computes both looks' style codes); with the three PNG panels encoded: {_ms(r['studio_png_s'])}.",
+              "", "### Speed targets", "",
+              "| target | measured | met? |", "|---|---|---|",
+              f"| 1024×1024 photo stylized in ≤ 0.5 s (2 threads) | {_ms(r['stylize'][1024])} | "
+              f"{'yes' if r['stylize'][1024] <= 0.5 else 'no'} |",
+              f"| one studio refresh at 256 px ≤ 100 ms | {_ms(r['studio_s'])} | {'yes' if r['studio_s'] <= 0.1 else 'no'} |",
+              f"| training throughput ≥ 2× the CycleGAN configuration | {ratio[64]:.1f}× at 64 px, {ratio[128]:.1f}× at 128 px | "
+              f"{'yes' if min(ratio.values()) >= 2 else 'no'} (quality at equal budget: see the quality section) |"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
