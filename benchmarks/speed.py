@@ -89,6 +89,7 @@ def main(argv=None) -> int:
     p.add_argument("--cyclegan-1024", action="store_true", help="also time the ResNet-9 generator at 1024 px (~15 s)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run; not for RESULTS.md)")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    p.add_argument("--results", type=Path, default=_report.RESULTS, help="Markdown file to write (default: %(default)s)")
     a = p.parse_args(argv)
     load_before = _report.load_average()
     t_start = time.perf_counter()
@@ -170,12 +171,12 @@ def main(argv=None) -> int:
     res["seconds"] = time.perf_counter() - t_start
     res["machine"] = _report.machine()
     print(json.dumps(res, indent=1, default=str))
-    if not a.no_write and not a.quick:
-        out = Path(__file__).with_name("results")
-        out.mkdir(exist_ok=True)
+    if not a.no_write and (not a.quick or a.results != _report.RESULTS):  # quick runs only to a file you name
+        out = a.results.parent / "results"
+        out.mkdir(parents=True, exist_ok=True)
         (out / "speed.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
-        _report.write_section("speed", render(res, a))
-        print(f"wrote {_report.RESULTS}")
+        _report.write_section("speed", render(res, a), a.results)
+        print(f"wrote {a.results} and {out / 'speed.json'}")
     return 0
 
 
