@@ -5,7 +5,8 @@ import torch.nn.functional as F
 
 from influencer_gan.cbn import ConditionalBatchNorm2d
 from influencer_gan.models import (AvatarGenerator, Discriminator, LookGenerator, StyleEncoder,
-                                   apply_colour_transform, count_parameters, interpolation_matrix)
+                                   apply_colour_transform, count_parameters, interpolation_matrix,
+                                   inward_clamp)
 
 torch.set_num_threads(1)
 
@@ -139,6 +140,15 @@ def test_colour_transform_matches_interpolate_reference():
     torch.testing.assert_close(R.sum(1), torch.ones(9))
 
 
+def test_inward_clamp_passes_only_gradients_that_pull_back_in():
+    x = torch.tensor([-1.5, -1.5, 0.3, 1.2, 1.2], requires_grad=True)
+    y = inward_clamp(x)
+    torch.testing.assert_close(y.detach(), torch.tensor([-1.0, -1.0, 0.3, 1.0, 1.0]))
+    # descent direction is -grad: outward pushes are dropped, inward pulls and in-range pass
+    y.backward(torch.tensor([1.0, -1.0, 2.0, -1.0, 1.0]))
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, -1.0, 2.0, 0.0, 1.0]))
+
+
 def test_look_generator_rejects_bad_options():
     for kw in (dict(backbone="vgg"), dict(head="lut"), dict(basis="quartic"), dict(work_size=60)):
         with pytest.raises(ValueError):
@@ -163,11 +173,28 @@ def test_discriminator_projection_uses_condition():
     assert (D(x, c) - D(x, -c)).abs().max() > 1e-4
     with pytest.raises(ValueError):
         D(x)
+    assert D.stats_net is not None                                   # on by default for RGB
+    assert Discriminator(in_channels=1, ndf=8).stats_net is None
+
+
+def test_discriminator_global_colour_statistics_branch():
+    torch.manual_seed(0)
+    D = Discriminator(cond_dim=5, ndf=8, global_stats=True).eval()
+    x, c = img(2, 3, 64, 64), torch.randn(2, 5)
+    out = D(x, c)
+    assert out.shape == (2, 1, 6, 6)
+    warm = (x + torch.tensor([0.4, 0.0, -0.4]).view(1, 3, 1, 1)).clamp(-1, 1)
+    # a global colour shift moves every patch's logit by the same image-level amount, plus local changes
+    assert (D(warm, c) - out).abs().mean() > 1e-4
+    D.zero_grad()
+    D(x, c).mean().backward()
+    for name, p in D.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
 def test_discriminator_receptive_field_is_70():
     torch.manual_seed(0)
-    D = Discriminator(cond_dim=0, ndf=4, spectral_norm=False)
+    D = Discriminator(cond_dim=0, ndf=4, spectral_norm=False, global_stats=False)
     x = torch.randn(1, 3, 160, 160, requires_grad=True)
     out = D(x)
     out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
@@ -203,6 +230,6 @@ def test_gradients_reach_every_parameter_of_avatar_generator():
 
 
 def test_count_parameters():
-    D = Discriminator(cond_dim=0, ndf=8, n_layers=1, spectral_norm=False)
+    D = Discriminator(cond_dim=0, ndf=8, n_layers=1, spectral_norm=False, global_stats=False)
     # conv 3->8 (4x4) + conv 8->16 (4x4) + conv 16->1 (4x4), with biases
     assert count_parameters(D) == (3 * 8 * 16 + 8) + (8 * 16 * 16 + 16) + (16 * 16 + 1)
