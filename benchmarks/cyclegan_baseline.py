@@ -241,10 +241,27 @@ def count_parameters(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
+def receptive_field(d: PatchDiscriminator, size: int = 256) -> tuple[int, int]:
+    """Measured receptive field of one PatchGAN output: the input pixels its gradient reaches.
+    Instance norm is swapped for the identity first (its per-image statistics would connect
+    every pixel to every output)."""
+    import copy
+    d = copy.deepcopy(d)
+    for i, m in enumerate(d.net):
+        if isinstance(m, nn.InstanceNorm2d):
+            d.net[i] = nn.Identity()
+    x = torch.randn(1, 3, size, size, requires_grad=True)
+    out = d(x)
+    out[0, 0, out.shape[-2] // 2, out.shape[-1] // 2].backward()
+    hit = (x.grad.abs().sum(1)[0] > 0).nonzero()
+    return tuple(int(hit[:, k].max() - hit[:, k].min() + 1) for k in (0, 1))
+
+
 if __name__ == "__main__":  # a quick look: python benchmarks/cyclegan_baseline.py
     torch.set_num_threads(1)
     for n in (6, 9):
         print(f"ResnetGenerator({n} blocks): {count_parameters(ResnetGenerator(n)) / 1e6:.2f} M parameters")
-    print(f"70x70 PatchGAN: {count_parameters(PatchDiscriminator()) / 1e6:.2f} M parameters")
+    print(f"PatchGAN: {count_parameters(PatchDiscriminator()) / 1e6:.2f} M parameters, "
+          f"receptive field {receptive_field(PatchDiscriminator())} px")
     t = CycleGANTrainer(steps=3)
     print(t.fit())
