@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import COLOUR_BASES, LookGenerator, _straight_through_clamp, colour_basis, coordinate_channels
+from .models import COLOUR_BASES, LookGenerator, colour_basis, coordinate_channels
 
 OPSET = 17
 
@@ -82,7 +82,7 @@ class ExportableLookGenerator(nn.Module):
         terms = torch.cat(colour_basis(x01, g.basis), 1)               # (B, K, H, W)
         k = len(COLOUR_BASES[g.basis])
         out = (a.view(a.shape[0], 3, k, h, w) * terms.unsqueeze(1)).sum(2)
-        return (_straight_through_clamp(out * 2 - 1, -1.0, 1.0) + 1) / 2
+        return (out * 2 - 1).clamp(-1.0, 1.0).add(1).div(2)   # the forward value of the model's clamp
 
 
 def named_style_codes(model) -> dict[str, list[float]]:
