@@ -51,11 +51,16 @@ def checkpoint_steps(model) -> str:
 
 
 # -- training under a budget ------------------------------------------------------------------
-def train_ours(steps: int, max_seconds: float, seed: int = 0, **overrides) -> dict:
-    """Our trainer for `steps` steps (its lr schedule sized for them) or `max_seconds`."""
+RUNTIME = ("steps", "device", "out", "sample_every", "log_every", "ckpt_every", "data_root", "seed")
+
+
+def train_ours(steps: int, max_seconds: float, base: dict | None = None, seed: int = 0, **overrides) -> dict:
+    """Our trainer for `steps` steps (its lr schedule sized for them) or `max_seconds`, with the
+    recipe `base` (a TrainConfig dict, e.g. the shipped model's) or TrainConfig defaults."""
+    recipe = {k: v for k, v in (base or {}).items() if k not in RUNTIME}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(task="looks", steps=steps, device="cpu", out=tmp, sample_every=0,
-                          log_every=10, seed=seed, **overrides)
+        cfg = TrainConfig.from_dict({**recipe, "task": "looks", "steps": steps, "device": "cpu", "out": tmp,
+                                     "sample_every": 0, "log_every": 10, "seed": seed, **overrides})
         tr = Trainer(cfg, progress=False)
         t0 = time.perf_counter()
         while tr.step_num < steps and time.perf_counter() - t0 < max_seconds:
@@ -66,7 +71,7 @@ def train_ours(steps: int, max_seconds: float, seed: int = 0, **overrides) -> di
         tensors = {f"{n}.{k}": v.detach().clone() for n in ("E", "G") for k, v in nets[n].state_dict().items()}
         return LookModel(cfg, tensors, source=label)
 
-    return {"config": {k: v for k, v in cfg.to_dict().items() if k in overrides or k in ("steps", "batch_size", "image_size")},
+    return {"config": cfg.to_dict(),
             "steps": tr.step_num, "seconds": seconds, "images": tr.step_num * cfg.batch_size,
             "images_per_s": tr.step_num * cfg.batch_size / seconds, "last_losses": logs,
             "raw": model(tr.nets, "trained G"), "ema": model(tr.ema, "EMA of G")}
@@ -91,6 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=5.0, help="wall-clock cap of each budgeted run")
     p.add_argument("--cyclegan-looks", default="teal_orange,pastel")
     p.add_argument("--paired-lambda", type=float, default=100.0)
+    p.add_argument("--defaults", action="store_true",
+                   help="train ours with TrainConfig defaults instead of the evaluated checkpoint's config")
     p.add_argument("--skip-baselines", action="store_true", help="only evaluate the given/shipped models")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="tiny protocol and budget (a smoke run; never written)")
@@ -130,10 +137,14 @@ def main(argv=None) -> int:
     if not a.skip_baselines:
         budget = a.max_minutes * 60
         runs = {}
+        # our recipe: the training config of the evaluated weights (else TrainConfig defaults)
+        base = shipped.config.to_dict() if shipped is not None and not a.defaults else None
+        res["ours_recipe"] = (f"the training config of {res['looks']['model']['source']}" if base
+                              else "TrainConfig defaults")
         print(f"training ours ({a.steps} steps or {a.max_minutes} min) ...", flush=True)
-        runs["ours"] = train_ours(a.steps, budget)
+        runs["ours"] = train_ours(a.steps, budget, base)
         print(f"training paired ({a.steps} steps or {a.max_minutes} min) ...", flush=True)
-        runs["paired"] = train_ours(a.steps, budget, lambda_paired=a.paired_lambda)
+        runs["paired"] = train_ours(a.steps, budget, base, lambda_paired=a.paired_lambda)
         for look in a.cyclegan_looks.split(","):
             print(f"training CycleGAN for {look} ({a.steps} steps or {a.max_minutes} min) ...", flush=True)
             runs[f"cyclegan:{look}"] = train_cyclegan(look, a.steps, budget)
@@ -221,16 +232,19 @@ def render(r: dict, a) -> str:
         b = r["budget"]
         lines += [f"### Equal budget: ours vs the CycleGAN configuration vs a paired upper bound", "",
                   f"Each run: {a.steps} steps or {a.max_minutes:g} min of wall clock, whichever comes first, "
-                  "1 thread, the same training photos and crops (`data.LookStream`), 64 px.", "",
+                  "1 thread, the same training photos and crops (`data.LookStream`), 64 px. "
+                  f"Ours uses {r.get('ours_recipe', 'TrainConfig defaults')} (steps and learning-rate schedule "
+                  f"sized to {a.steps} steps); CycleGAN the paper's batch size 1.", "",
                   "| run | trains on | batch | steps done | images seen | wall clock | images/s |", "|---|---|---|---|---|---|---|"]
         for name, run in b.items():
             if name.startswith("cyclegan:"):
                 what = (f"CycleGAN configuration (ResNet-{run['n_blocks']}, 70×70 PatchGAN, LSGAN, λ=10, id 0.5λ, pool 50)",
                         f"`{name.split(':')[1]}` only, c = (0,0,1)")
             else:
-                what = ("ours, TrainConfig defaults" + (f" + lambda_paired={run['config'].get('lambda_paired'):g}"
-                                                        if name == "paired" else ""),
-                        "all named looks + prior looks, random c")
+                looks_mode = {"named": "the named looks", "prior": "prior looks",
+                              "mixed": "named + prior looks"}[run["config"]["looks"]]
+                what = ("ours" + (f", + lambda_paired={run['config']['lambda_paired']:g} (L1 to ground truth)"
+                                  if name == "paired" else ""), f"{looks_mode}, random c")
             bs = run.get("batch_size") or run["config"]["batch_size"]
             lines.append(f"| {what[0]} | {what[1]} | {bs} | {run['steps']} | {run['images']} | "
                          f"{run['seconds'] / 60:.1f} min | {run['images_per_s']:.2f} |")
