@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("task", nargs="?", choices=["looks", "avatars"], default="looks")
     s.add_argument("--checkpoint", type=Path, help="a run folder or model.safetensors (default: shipped weights)")
     s.add_argument("--json", action="store_true", help="print the results as JSON")
+    s.add_argument("--quick", action="store_true", help="a tiny budget (seconds): a smoke test, not the benchmark")
 
     s = sub.add_parser("export", help="export the look generator (ONNX, for the in-browser demo)",
                        description="Export the look generator to ONNX.")
@@ -183,7 +184,7 @@ def cmd_generate(a) -> int:
 def cmd_evaluate(a) -> int:
     from . import metrics
     model = _load(a.checkpoint, a.task)
-    results = metrics.evaluate(model, task=a.task)
+    results = metrics.evaluate(model, task=a.task, quick=a.quick)
     print(json.dumps(results, indent=2) if a.json else metrics.format_table(results))
     return 0
 

@@ -61,3 +61,16 @@ def test_config_file_and_flags(tmp_path):
                                           "--steps", "3", "--out", str(tmp_path / "r")])
     cfg = cli.train_config_from_args(args)
     assert (cfg.steps, cfg.ngf, cfg.out) == (3, 8, str(tmp_path / "r"))
+
+
+def test_train_then_evaluate_smoke(tmp_path, capsys):
+    """make test runs `evaluate` end to end on a tiny budget (a smoke test, not the targets)."""
+    cfg = {"steps": 1, "batch_size": 2, "image_size": 32, "style_dim": 8, "ngf": 8, "n_blocks": 1,
+           "work_size": 32, "ndf": 8, "d_layers": 2, "refs": 2, "sample_every": 0, "device": "cpu",
+           "out": str(tmp_path / "run")}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert cli.main(["train", "looks", "--config", str(tmp_path / "c.json"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", "looks", "--checkpoint", str(tmp_path / "run"), "--quick", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["task"] == "looks"
