@@ -183,6 +183,10 @@ def main(argv=None) -> int:
 
 
 # -- RESULTS.md -------------------------------------------------------------------------------
+def _threads(n) -> str:
+    return f"{n} thread" + ("s" if int(n) > 1 else "")
+
+
 def _f(v, d=2):
     return M._f(v, d)
 
@@ -190,7 +194,7 @@ def _f(v, d=2):
 def render(r: dict, a) -> str:
     m = r["machine"]
     lines = ["## Quality", "",
-             f"- date: {r['date']}; command: `{r['command']}` ({r['seconds'] / 60:.1f} min on {a.threads} thread)",
+             f"- date: {r['date']}; command: `{r['command']}` ({r['seconds'] / 60:.1f} min on {_threads(a.threads)})",
              f"- machine: {m['cpu']}, {m['cores']} cores shared with other users; torch {m['torch']}, CPU only; "
              f"load average before {r['load_before']}, after {r['load_after']}",
              "- protocol (`metrics.evaluate`): held-out test photos (coffee, chelsea): each one's centre square and 2 "
@@ -232,7 +236,7 @@ def render(r: dict, a) -> str:
         b = r["budget"]
         lines += [f"### Equal budget: ours vs the CycleGAN configuration vs a paired upper bound", "",
                   f"Each run: {a.steps} steps or {a.max_minutes:g} min of wall clock, whichever comes first, "
-                  "1 thread, the same training photos and crops (`data.LookStream`), 64 px. "
+                  f"{_threads(a.threads)}, the same training photos and crops (`data.LookStream`), 64 px. "
                   f"Ours uses {r.get('ours_recipe', 'TrainConfig defaults')} (steps and learning-rate schedule "
                   f"sized to {a.steps} steps); CycleGAN the paper's batch size 1.", "",
                   "| run | trains on | batch | steps done | images seen | wall clock | images/s |", "|---|---|---|---|---|---|---|"]
@@ -266,15 +270,23 @@ def render(r: dict, a) -> str:
         ours_ips = b["ours"]["images_per_s"]
         cg_ips = min(run["images_per_s"] for n, run in b.items() if n.startswith("cyclegan:"))
         ratio = ours_ips / cg_ips
-        better = all(r["per_look"][lk]["ours (EMA of G)"]["delta_e"] <= r["per_look"][lk]["CycleGAN configuration"]["delta_e"]
-                     for lk in looks)
+        pl = r["per_look"]
+        better = all(pl[lk]["ours (EMA of G)"]["delta_e"] <= pl[lk]["CycleGAN configuration"]["delta_e"] for lk in looks)
+        # "better than CycleGAN" means little if ours barely moved from doing nothing
+        learned = all(pl[lk]["ours (EMA of G)"]["delta_e"] <= 0.8 * pl[lk]["identity (do nothing)"]["delta_e"] for lk in looks)
         targets.append((f"training throughput ≥ {TARGETS['throughput_ratio']:g}× the CycleGAN configuration at equal "
                         "or better quality", f"{ratio:.1f}× images/s; ΔE2000 on the CycleGAN looks "
                         + ", ".join(f"{r['per_look'][lk]['ours (EMA of G)']['delta_e']:.2f} (ours, EMA) vs "
                                     f"{r['per_look'][lk]['CycleGAN configuration']['delta_e']:.2f}" for lk in looks),
-                        ratio >= TARGETS["throughput_ratio"] and better))
+                        ratio >= TARGETS["throughput_ratio"] and better,
+                        None if learned or not better else
+                        "only formally: within the budget ours stays within 20 % of the identity baseline "
+                        + ", ".join(f"({pl[lk]['identity (do nothing)']['delta_e']:.2f})" for lk in looks)
+                        + "; it beats CycleGAN because it starts as the identity, while CycleGAN starts from noise"))
     lines += ["", "### Quality targets", "", "| target | measured | met? |", "|---|---|---|"]
-    lines += [f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in targets]
+    for t, v, ok, *note in targets:
+        note = note[0] if note and note[0] else ""
+        lines.append(f"| {t} | {v} | {('yes' if ok else '**no**') + (f' — {note}' if note else '')} |")
     return "\n".join(lines)
 
 
