@@ -11,7 +11,6 @@ weights comes from the weights.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -21,20 +20,12 @@ from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _report import cpu_name  # noqa: E402  (the benchmarks' machine description)
 from influencer_gan import metrics  # noqa: E402
 from influencer_gan.api import load_model  # noqa: E402
 from influencer_gan.train import CHECKPOINT, MODEL, read_checkpoint  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv=None) -> int:

@@ -10,25 +10,13 @@ ort = pytest.importorskip("onnxruntime")
 from influencer_gan import export as X  # noqa: E402
 from influencer_gan import looks as L  # noqa: E402
 
-TINY = dict(batch_size=2, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_size=32, ndf=8,
-            d_layers=2, refs=2, z_dim=16, sample_every=0, log_every=1, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from conftest import tiny_model  # noqa: E402
 
 
 @pytest.fixture
 def model(tmp_path):
     """A tiny look model whose generator is nudged away from its identity start."""
-    from influencer_gan.api import load_model
-    from influencer_gan.train import TrainConfig, Trainer
-    Trainer(TrainConfig(task="looks", out=str(tmp_path / "run"), **TINY), progress=False).save()
-    m = load_model(tmp_path / "run")
+    m = tiny_model(tmp_path / "run")
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in m.nets["G"].parameters():

@@ -9,25 +9,11 @@ from influencer_gan import avatars as A
 from influencer_gan import looks as L
 from influencer_gan import metrics as M
 
-TINY = dict(batch_size=2, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_size=32, ndf=8,
-            d_layers=2, refs=2, z_dim=16, sample_every=0, log_every=1, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from conftest import tiny_model as _tiny_model
 
 
 def tiny_model(tmp_path, task="looks"):
-    from influencer_gan.api import load_model
-    from influencer_gan.train import TrainConfig, Trainer
-    kw = dict(TINY, image_size=64) if task == "avatars" else TINY
-    cfg = TrainConfig(task=task, out=str(tmp_path / task), **kw)
-    Trainer(cfg, progress=False).save()
-    return load_model(tmp_path / task)
+    return _tiny_model(tmp_path / task, task)
 
 
 # -- image metrics --------------------------------------------------------------------------

@@ -1,17 +1,13 @@
 """The style-mixing studio: one refresh computes the ground truth and the GAN's answer."""
 import torch
 
-from influencer_gan import api, looks as L
+from conftest import tiny_model
+from influencer_gan import looks as L
 from influencer_gan.studio import Studio
-from influencer_gan.train import TrainConfig, Trainer
 
 
 def test_studio_render_and_widget(tmp_path):
-    torch.set_num_threads(1)
-    cfg = TrainConfig(out=str(tmp_path / "r"), steps=1, style_dim=16, ngf=8, n_blocks=1, ndf=8,
-                      d_layers=2, refs=2, sample_every=0, device="cpu")
-    Trainer(cfg, progress=False).save()
-    studio = Studio(api.load_model(tmp_path / "r"), size=64)
+    studio = Studio(tiny_model(tmp_path / "r"), size=64)
     r = studio.render("teal_orange", "pastel", mix=0.0)
     assert r["gan"].shape == r["truth"].shape == (3, 64, 64)
     # mix 0 is look A exactly; the untrained generator is the identity, so ΔE is the look's own

@@ -11,22 +11,11 @@ import torch
 
 from influencer_gan.train import CHECKPOINT, MODEL, TrainConfig, Trainer, TrainingError, read_checkpoint, train
 
-TINY = dict(batch_size=4, image_size=32, style_dim=16, ngf=8, n_blocks=1, work_size=32, ndf=8,
-            d_layers=2, refs=2, z_dim=16, sample_every=0, log_every=1, device="cpu")
+from conftest import tiny_config
 
 
 def tiny(tmp_path, name="run", **kw):
-    if kw.get("task") == "avatars":        # the §5.3.1 generator starts at 8x8 and ends at 64x64
-        kw.setdefault("image_size", 64)
-    return TrainConfig(**{**TINY, "out": str(tmp_path / name), **kw})
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    return tiny_config(tmp_path / name, **{"batch_size": 4, **kw})
 
 
 def test_config_roundtrip_and_validation(tmp_path):
