@@ -495,10 +495,15 @@ def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bo
 # evaluate / format_table
 # --------------------------------------------------------------------------------------------
 def _model_info(model) -> dict:
-    info = {"source": getattr(model, "source", ""), "task": model.config.task}
+    source = str(getattr(model, "source", ""))
+    try:  # inside the repository: a path that reads the same on every machine
+        shown = str(Path(source).resolve().relative_to(Path(__file__).resolve().parent.parent))
+    except (ValueError, OSError):
+        shown = source
+    info = {"source": shown, "task": model.config.task}
     try:
         from safetensors import safe_open
-        with safe_open(str(model.source), framework="pt") as f:
+        with safe_open(source, framework="pt") as f:
             info["step"] = int((f.metadata() or {}).get("step", -1))
     except Exception:  # a model built in memory has no file
         pass
