@@ -20,8 +20,9 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 # vector-instruction level (AVX2 kernels in ATen, MKL and oneDNN) keep other x86 machines as
 # close to them as possible (chapters print rounded values for the rest); the GPU is hidden so
 # that a GPU machine checks the CPU outputs too.
+# OMP_WAIT_POLICY=PASSIVE: spin-waiting OpenMP threads stalled 2-thread inference on a busy machine (benchmarks/speed.py).
 NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
-          ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0
+          ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
 .PHONY: install book execute nbval browser chromium screenshot test unit clean
 
@@ -68,6 +69,7 @@ screenshot: browser
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/test_book.py
+	$(PY) benchmarks/quality.py --quick --no-write   # smoke run of the benchmark script (not a measurement)
 
 test: unit nbval browser
 
