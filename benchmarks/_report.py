@@ -53,6 +53,19 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def save(name: str, res: dict, body: str, path: Path, quick: bool, no_write: bool) -> None:
+    """Write results/NAME.json and the NAME section of `path`. Quick runs write only to a
+    file you name, never to RESULTS.md."""
+    if no_write or (quick and path == RESULTS):
+        return
+    import json
+    out = path.parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
+    write_section(name, body, path)
+    print(f"wrote {path} and {out / (name + '.json')}")
+
+
 def write_section(name: str, body: str, path: Path = RESULTS) -> Path:
     """Replace the `name` section of RESULTS.md (between its markers), or append it."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -173,12 +173,7 @@ def main(argv=None) -> int:
     res["seconds"] = time.perf_counter() - t_start
     res["machine"] = _report.machine()
     print(f"quality benchmark: {res['seconds'] / 60:.1f} min", flush=True)
-    if not a.no_write and (not a.quick or a.results != _report.RESULTS):  # quick runs only to a file you name
-        out = a.results.parent / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quality.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
-        _report.write_section("quality", render(res, a), a.results)
-        print(f"wrote {a.results} and {out / 'quality.json'}")
+    _report.save("quality", res, render(res, a), a.results, a.quick, a.no_write)
     return 0
 
 

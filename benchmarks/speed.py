@@ -171,12 +171,7 @@ def main(argv=None) -> int:
     res["seconds"] = time.perf_counter() - t_start
     res["machine"] = _report.machine()
     print(json.dumps(res, indent=1, default=str))
-    if not a.no_write and (not a.quick or a.results != _report.RESULTS):  # quick runs only to a file you name
-        out = a.results.parent / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "speed.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
-        _report.write_section("speed", render(res, a), a.results)
-        print(f"wrote {a.results} and {out / 'speed.json'}")
+    _report.save("speed", res, render(res, a), a.results, a.quick, a.no_write)
     return 0
 
 
