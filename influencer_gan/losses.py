@@ -165,6 +165,22 @@ GAN_LOSSES = {
 }
 
 
+def attribute_loss(logits: torch.Tensor, onehot: torch.Tensor, group_sizes) -> torch.Tensor:
+    """AC-GAN's auxiliary classification loss (Odena et al. 2017) for grouped one-hot
+    attributes: the mean, over the attribute groups (hair, hair style, …, smile), of the
+    cross-entropy between D's auxiliary logits and the true value of that attribute.
+
+    logits, onehot: (B, sum(group_sizes)); group_sizes: e.g. (5, 2, 4, 5, 2, 2)."""
+    losses_, start = [], 0
+    for n in group_sizes:
+        sl = slice(start, start + n)
+        losses_.append(F.cross_entropy(logits[:, sl].float(), onehot[:, sl].argmax(1)))
+        start += n
+    if start != logits.shape[1]:
+        raise ValueError(f"group sizes add up to {start}, logits have {logits.shape[1]} columns")
+    return torch.stack(losses_).mean()
+
+
 def gan_loss_fns(kind: str):
     """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) for `kind` in
     "minimax" (§4.1 literally), "nonsaturating" (§4.5), "lsgan", "hinge"."""
@@ -177,5 +193,5 @@ def gan_loss_fns(kind: str):
 __all__ = [
     "minimax_value", "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
     "conditional_minimax_value", "cycle_consistency_loss", "identity_loss", "loss_D", "loss_G",
-    "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
+    "lsgan_d_loss", "lsgan_g_loss", "attribute_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
 ]

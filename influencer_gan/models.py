@@ -430,6 +430,16 @@ class LookGenerator(nn.Module):
       [style, c] alone a grid-independent transform plus a term that grows as r²
       (vignette).  Both paths start at zero and the coefficients are offset so that
       G starts as *exactly* the identity.
+    * `head="params"`.  A *white-box* editor (Hu et al. 2018, "Exposure"): an MLP maps
+      [style, c] to the slider values of the differentiable photo editor in `looks.py`
+      (white balance, exposure, contrast, tone curve, saturation, split toning, fade,
+      vignette; grain is texture and is left out), and the editor renders the photo at
+      full resolution.  It is what an influencer's preset *is* — the same sliders for
+      every photo — so it trains fastest and its output can be read as slider values
+      (`look_params`), but it can only express looks that those sliders can make.  On
+      the embedded data the looks were made with the same editor, so this head can in
+      principle reproduce them exactly: a favourable case, stated wherever its scores
+      are reported.
     * `head="rgb"`.  The classic image-to-image generator (CycleGAN-like) run at full
       resolution, whose last 3×3 convolution (zero-initialised) adds a residual to x:
       also the identity at the start.  For comparison.
@@ -448,14 +458,20 @@ class LookGenerator(nn.Module):
         super().__init__()
         if backbone not in ("resnet", "unet"):
             raise ValueError(f"backbone must be 'resnet' or 'unet', got {backbone!r}")
-        if head not in ("color", "rgb"):
-            raise ValueError(f"head must be 'color' or 'rgb', got {head!r}")
+        if head not in ("color", "rgb", "params"):
+            raise ValueError(f"head must be 'color', 'params' or 'rgb', got {head!r}")
         if basis not in COLOUR_BASES:
             raise ValueError(f"basis must be one of {sorted(COLOUR_BASES)}, got {basis!r}")
         self.style_dim, self.cond_dim, self.head = style_dim, cond_dim, head
         self.work_size, self.basis = work_size, basis
         cdim = style_dim + cond_dim
-        if head == "color":
+        if head == "params":
+            from .looks import N_PARAMS
+            self.param_mlp = nn.Sequential(nn.Linear(cdim, 256), nn.SiLU(), nn.Linear(256, 256),
+                                           nn.SiLU(), nn.Linear(256, N_PARAMS))
+            nn.init.zeros_(self.param_mlp[-1].weight)   # all sliders at 0: the identity
+            nn.init.zeros_(self.param_mlp[-1].bias)
+        elif head == "color":
             n_down = 3 if n_down is None else n_down
             grid_size = work_size // 4 if grid_size is None else grid_size
             if work_size % 2 ** n_down:
@@ -499,6 +515,15 @@ class LookGenerator(nn.Module):
             style = style.unsqueeze(0).expand(b, -1)
         return torch.cat([style.to(x.dtype), c.to(x.dtype)], 1)
 
+    def look_params(self, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        """The slider values (B, looks.N_PARAMS) the "params" head sets for [style, c];
+        the grain slider is always 0 (grain is texture, not colour)."""
+        if self.head != "params":
+            raise RuntimeError("look_params() exists only for head='params'")
+        c = c.unsqueeze(0) if c.dim() == 1 else c
+        p = self.param_mlp(self.condition(c, style, c))
+        return torch.cat([p[:, :-1], torch.zeros_like(p[:, -1:])], 1)
+
     def coefficients(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
         """The colour-transform coefficient grid (B, 3·K, grid, grid) of the "color" head."""
         if self.head != "color":
@@ -523,6 +548,10 @@ class LookGenerator(nn.Module):
         return coeffs
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        if self.head == "params":
+            from .looks import _pipeline
+            p = self.look_params(style, c.unsqueeze(0).expand(x.shape[0], -1) if c.dim() == 1 else c)
+            return _pipeline((x + 1) / 2, p.to(x.dtype), False, 0) * 2 - 1
         if self.head == "color":
             coeffs = self.coefficients(x, style, c)
             out01 = apply_colour_transform((x + 1) / 2, coeffs, self.basis)
@@ -573,12 +602,20 @@ class Discriminator(nn.Module):
     20.5 dB without — one seed, so a hint rather than a proof.)  `global_stats=False`
     gives the pure PatchGAN.
 
-    forward(x (B, in_channels, H, W) in [-1, 1], cond (B, cond_dim)) → (B, 1, h, w) logits.
+    `aux_dim > 0` adds the auxiliary classifier of AC-GAN (Odena et al. 2017): a linear head
+    on the spatially averaged features that predicts the condition (for avatars: the
+    attributes) of an image.  D learns it on real images; G is then trained so that D's
+    head recognises the requested attributes in its fakes.  Projection alone tells D
+    "this patch fits this condition"; the classifier makes every attribute, even a few
+    pixels of smile, a loss of its own (see `losses.attribute_loss`).
+
+    forward(x (B, in_channels, H, W) in [-1, 1], cond (B, cond_dim)) → (B, 1, h, w) logits;
+    with `return_aux=True` → (logits, aux logits (B, aux_dim)).
     """
 
     def __init__(self, in_channels: int = 3, cond_dim: int = 0, ndf: int = 64, n_layers: int = 3,
                  spectral_norm: bool = True, norm: str = "none", proj_dim: int | None = None,
-                 global_stats: bool | None = None):
+                 global_stats: bool | None = None, aux_dim: int = 0):
         super().__init__()
         if norm not in ("none", "batch", "instance"):
             raise ValueError(f"norm must be 'none', 'batch' or 'instance', got {norm!r}")
@@ -615,9 +652,12 @@ class Discriminator(nn.Module):
                                            sn(nn.Linear(4 * ndf, 1 + self.proj_dim)))
             if cond_dim:
                 self.stats_embed = sn(nn.Linear(cond_dim, self.proj_dim, bias=False))
+        self.aux = nn.Linear(nxt, aux_dim) if aux_dim else None
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.out(self.body(x))
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None,
+                return_aux: bool = False):
+        feats = self.body(x)
+        h = self.out(feats)
         logits = h[:, :1]
         if self.embed is not None:
             if cond is None:
@@ -630,6 +670,10 @@ class Discriminator(nn.Module):
             if self.stats_embed is not None:
                 glogit = glogit + (g[:, 1:] * self.stats_embed(cond.to(x.dtype))).sum(1, keepdim=True)
             logits = logits + glogit[:, :, None, None]
+        if return_aux:
+            if self.aux is None:
+                raise ValueError("this Discriminator has no auxiliary classifier (aux_dim=0)")
+            return logits, self.aux(feats.mean((2, 3)))
         return logits
 
 

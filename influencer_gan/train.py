@@ -71,7 +71,7 @@ class TrainConfig:
     ngf: int = 32
     n_blocks: int = 4
     backbone: str = "resnet"            # "resnet" or "unet"
-    head: str = "color"                 # "color" (colour transform at full res) or "rgb"
+    head: str = "color"                 # "color" (colour transform at full res), "params" or "rgb"
     work_size: int = 64                 # looks: resolution the generator thinks at
     ndf: int = 64
     d_layers: int = 3                   # 3 -> the 70x70 PatchGAN
@@ -82,6 +82,7 @@ class TrainConfig:
     lambda_cyc: float = 10.0            # λ of §4.5
     lambda_id: float = 0.0              # identity loss weight (see losses.identity_loss)
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
+    lambda_cls: float = 0.0             # avatars: AC-GAN auxiliary attribute classifier in D
     # -- optimisation
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -112,7 +113,7 @@ class TrainConfig:
 
     def __post_init__(self):
         choices = {"task": ("looks", "avatars"), "backbone": ("resnet", "unet"),
-                   "head": ("color", "rgb"), "gan_loss": tuple(losses.GAN_LOSSES),
+                   "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
                    "looks": ("mixed", "named", "prior")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -122,6 +123,8 @@ class TrainConfig:
                 raise ValueError(f"config: {name} must be a positive integer, got {getattr(self, name)}")
         if (self.content_dir is None) != (self.styled_dir is None):
             raise ValueError("config: --content and --styled go together (your photos and the influencer's feed)")
+        if self.task != "avatars" and self.lambda_cls:
+            raise ValueError("config: lambda_cls (the AC-GAN attribute classifier) is for the avatars task")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -203,7 +206,8 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
     return {"G": AvatarGenerator(input_dim=cfg.z_dim, output_dim=3, style_dim=N_PARAMS,
                                  condition_dim=ATTR_DIM, image_size=cfg.image_size),
             "D": Discriminator(in_channels=3, cond_dim=N_PARAMS + ATTR_DIM,
-                               ndf=cfg.ndf, n_layers=cfg.d_layers)}
+                               ndf=cfg.ndf, n_layers=cfg.d_layers,
+                               aux_dim=ATTR_DIM if cfg.lambda_cls else 0)}
 
 
 def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
@@ -384,7 +388,12 @@ class Trainer:
                 fake, cond, real, real_cond, extra = self._avatars_forward(b)
             # step 4-5 for D: real images and (pooled) fakes, each with its condition
             pooled, pooled_cond = self.pool.query(fake.detach(), cond.detach(), self.gen)
-            loss_d = self.d_loss_fn(m["D"](real, real_cond), m["D"](pooled, pooled_cond))
+            if self.cfg.lambda_cls:   # AC-GAN: D also learns to name the attributes of real images
+                real_logits, real_aux = m["D"](real, real_cond, return_aux=True)
+                loss_cls_d = self._attribute_loss(real_aux, extra["attrs"][1])
+                loss_d = self.d_loss_fn(real_logits, m["D"](pooled, pooled_cond)) + self.cfg.lambda_cls * loss_cls_d
+            else:
+                loss_d = self.d_loss_fn(m["D"](real, real_cond), m["D"](pooled, pooled_cond))
         self._check_finite("L_D", loss_d)
         self.opt_d.zero_grad(set_to_none=True)                               # step 6 for D
         self.scaler.scale(loss_d).backward()
@@ -393,7 +402,12 @@ class Trainer:
         with self.autocast():                                                # step 5 for G
             # D's parameters get gradients here too; they are cleared before D's next step
             # (the dcgan/main.py pattern, and what DDP expects: every parameter used each step).
-            loss_adv = self.g_loss_fn(m["D"](fake, cond.detach()))
+            if self.cfg.lambda_cls:   # ... and G must make them recognisable in its fakes
+                fake_logits, fake_aux = m["D"](fake, cond.detach(), return_aux=True)
+                loss_adv = self.g_loss_fn(fake_logits)
+                extra["cls"] = (self.cfg.lambda_cls, self._attribute_loss(fake_aux, extra.pop("attrs")[1]))
+            else:
+                loss_adv = self.g_loss_fn(m["D"](fake, cond.detach()))
             loss_g = loss_adv + sum(w * v for w, v in extra.values() if w)
         self._check_finite("L_G", loss_g)
         self.opt_g.zero_grad(set_to_none=True)                               # step 6 for G
@@ -406,7 +420,14 @@ class Trainer:
         self.step_num += 1
         logs = {"L_D": loss_d.item(), "L_G": loss_g.item(), "adv": loss_adv.item()}
         logs.update({k: v.item() for k, (w, v) in extra.items()})
+        if self.cfg.lambda_cls:
+            logs["cls_D"] = loss_cls_d.item()
         return logs
+
+    @staticmethod
+    def _attribute_loss(aux_logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        from .avatars import ATTRIBUTES
+        return losses.attribute_loss(aux_logits, onehot, [len(v) for v in ATTRIBUTES.values()])
 
     def _looks_forward(self, b):
         """G(x | s, c) with s = E(refs); F(G(x)) and G(F(y)) for the cycle loss (§4.3, §4.5)."""
@@ -435,7 +456,9 @@ class Trainer:
         z = torch.randn(n, self.cfg.z_dim, generator=self.gen).to(self.device)
         cond = torch.cat([b["style"], b["cond"]], 1)
         fake = self.models["G"](z, b["style"], b["cond"])
-        return fake, cond, to_net(b["img"]), cond, {}
+        # (weight 0: not a loss term of G by itself; step() turns it into the AC-GAN loss)
+        extra = {"attrs": (0.0, b["cond"])} if self.cfg.lambda_cls else {}
+        return fake, cond, to_net(b["img"]), cond, extra
 
     def _check_finite(self, name: str, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss).all():

@@ -99,3 +99,14 @@ def test_gan_loss_fns():
     assert set(losses.GAN_LOSSES) == {"minimax", "nonsaturating", "lsgan", "hinge"}
     with pytest.raises(ValueError, match="wgan"):
         losses.gan_loss_fns("wgan")
+
+
+def test_attribute_loss_is_mean_cross_entropy_over_groups():
+    import math
+    logits = torch.tensor([[2.0, 0.0, 0.0, 1.0, 1.0]])          # groups of 3 and 2
+    onehot = torch.tensor([[1.0, 0.0, 0.0, 0.0, 1.0]])
+    ce1 = -math.log(math.exp(2) / (math.exp(2) + 2))            # right answer, confident
+    ce2 = math.log(2)                                            # a coin toss
+    assert losses.attribute_loss(logits, onehot, (3, 2)).item() == pytest.approx((ce1 + ce2) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="add up"):
+        losses.attribute_loss(logits, onehot, (3, 3))

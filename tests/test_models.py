@@ -80,7 +80,7 @@ def test_style_encoder_sees_colour_shift():
 
 
 # -- LookGenerator (§3.2) ------------------------------------------------------------------
-VARIANTS = [dict(), dict(backbone="unet"), dict(head="rgb"), dict(head="rgb", backbone="unet")]
+VARIANTS = [dict(), dict(backbone="unet"), dict(head="rgb"), dict(head="rgb", backbone="unet"), dict(head="params")]
 
 
 @pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(kw.values()) or "default")
@@ -123,6 +123,22 @@ def test_colour_head_depends_on_style_and_condition():
     base = G(x, s, c)
     assert (G(x, s + 1, c) - base).abs().max() > 1e-3
     assert (G(x, s, c + 0.5) - base).abs().max() > 1e-3
+
+
+def test_params_head_renders_its_sliders_with_the_look_editor():
+    from influencer_gan import looks as L
+    torch.manual_seed(0)
+    G = randomise_zero_init(LookGenerator(style_dim=4, head="params"), scale=0.3).eval()
+    x01, s, c = img(2, 3, 48, 80) * 0.5 + 0.5, torch.randn(2, 4), torch.rand(2, 3)
+    p = G.look_params(s, c)
+    assert p.shape == (2, L.N_PARAMS) and (p[:, -1] == 0).all() and p[:, :-1].abs().sum() > 0
+    # the output *is* the editor's rendering of those sliders, grain off, at full resolution
+    torch.testing.assert_close((G(x01 * 2 - 1, s, c) + 1) / 2, L.apply(x01, p, grain=False),
+                               rtol=0, atol=1e-5)
+    assert (G.look_params(s + 1, c) - p).abs().max() > 1e-4
+    assert (G.look_params(s, c + 0.5) - p).abs().max() > 1e-4
+    with pytest.raises(RuntimeError, match="params"):
+        LookGenerator(style_dim=4).look_params(s, c)
 
 
 def test_colour_transform_matches_interpolate_reference():
@@ -227,6 +243,19 @@ def test_gradients_reach_every_parameter_of_avatar_generator():
     D(G(torch.randn(2, 16), s, c), torch.cat([s, c], 1)).mean().backward()
     for name, p in list(G.named_parameters()) + list(D.named_parameters()):
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_discriminator_auxiliary_classifier_of_ac_gan():
+    torch.manual_seed(0)
+    D = Discriminator(cond_dim=5, ndf=8, aux_dim=7).eval()  # eval: spectral norm's power step is fixed
+    x, cond = img(3, 3, 64, 64), torch.randn(3, 5)
+    logits, aux = D(x, cond, return_aux=True)
+    torch.testing.assert_close(logits, D(x, cond))
+    assert aux.shape == (3, 7)
+    aux.sum().backward()
+    assert D.aux.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="auxiliary"):
+        Discriminator(cond_dim=5, ndf=8)(x, cond, return_aux=True)
 
 
 def test_count_parameters():

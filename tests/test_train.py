@@ -48,6 +48,17 @@ def test_avatars_run_writes_weights_and_samples(tmp_path):
     assert any(k.startswith("G.") for k in tensors) and json.loads(meta["config"])["task"] == "avatars"
 
 
+def test_ac_gan_classifier_loss_for_avatars(tmp_path):
+    t = Trainer(tiny(tmp_path, task="avatars", steps=2, lambda_cls=1.0, ckpt_every=1000), progress=False)
+    logs = t.step()
+    # chance level for the groups (5, 2, 4, 5, 2, 2) is the mean of their log sizes
+    import math
+    chance = sum(math.log(n) for n in (5, 2, 4, 5, 2, 2)) / 6
+    assert abs(logs["cls_D"] - chance) < 0.5 and abs(logs["cls"] - chance) < 0.5
+    with pytest.raises(ValueError, match="lambda_cls"):
+        TrainConfig(task="looks", lambda_cls=1.0)
+
+
 def _state(path):
     t, meta = read_checkpoint(path)
     return t, int(meta["step"])
