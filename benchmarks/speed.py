@@ -61,12 +61,17 @@ def looks_model(checkpoint) -> tuple[LookModel, str]:
     return LookModel(cfg, tensors, source="random init"), "random init (TrainConfig defaults)"
 
 
-def train_throughput(size: int, steps: int, threads: int) -> dict:
-    """Images per second of our trainer (TrainConfig defaults, looks task) at `size` px."""
+RUNTIME = ("steps", "device", "out", "sample_every", "log_every", "ckpt_every", "data_root")
+
+
+def train_throughput(size: int, steps: int, threads: int, recipe: dict | None = None) -> dict:
+    """Images per second of our trainer (looks task) at `size` px, with the training config
+    `recipe` (e.g. the shipped weights') or TrainConfig defaults."""
     torch.set_num_threads(threads)
+    base = {k: v for k, v in (recipe or {}).items() if k not in RUNTIME}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(task="looks", image_size=size, device="cpu", out=tmp, sample_every=0,
-                          steps=steps + 2)
+        cfg = TrainConfig.from_dict({**base, "task": "looks", "image_size": size, "device": "cpu", "out": tmp,
+                                     "sample_every": 0, "steps": steps + 2})
         tr = Trainer(cfg, progress=False)
         times = timed(tr.step, steps, warmup=2)
     return {"batch_size": cfg.batch_size, "steps": steps, "s_per_step": statistics.median(times),
@@ -99,11 +104,16 @@ def main(argv=None) -> int:
 
     # -- training throughput ---------------------------------------------------------------
     res["train"] = {}
+    model, model_name = looks_model(a.checkpoint)
+    recipe = model.config.to_dict() if model.source != "random init" else None
+    res["recipe"] = f"the training config of {model_name}" if recipe else "TrainConfig defaults"
     for size in (64, 128):
         steps = 2 if a.quick else (5 if size == 64 else 3)
-        ours = train_throughput(size, steps, a.train_threads)
+        ours = train_throughput(size, steps, a.train_threads, recipe)
         cg1 = cyclegan_throughput(size, 1, steps, a.train_threads)
         row = {"ours": ours, "cyclegan_b1": cg1}
+        if recipe:
+            row["ours_defaults"] = train_throughput(size, steps, a.train_threads)
         if size == 64:
             row["cyclegan_b8"] = cyclegan_throughput(size, 8, 1 if a.quick else 2, a.train_threads)
         res["train"][size] = row
@@ -112,8 +122,8 @@ def main(argv=None) -> int:
 
     # -- inference ---------------------------------------------------------------------------
     torch.set_num_threads(a.infer_threads)
-    model, model_name = looks_model(a.checkpoint)
     res["model"] = model_name
+    res["head"] = model.config.head
     t0 = time.perf_counter()
     style = model.style_code(look="teal_orange")
     res["style_code_first_s"] = time.perf_counter() - t0
@@ -190,23 +200,28 @@ def render(r: dict, a) -> str:
         f"- machine: {m['cpu']}, {m['cores']} cores shared with other users; torch {m['torch']}, CPU only",
         f"- load average before: {r['load_before']}; after: {r['load_after']}. The machine is shared, so "
         "every timing is noisy (medians of several runs; expect ±30 %).",
-        f"- look model: {r['model']} (speed does not depend on the weights)",
+        f"- look model: {r['model']}, head \"{r.get('head', 'color')}\" (speed depends on the head and sizes, not on the weights)",
         f"- OMP_WAIT_POLICY={r['omp_wait_policy']}: with OpenMP's default spin-waiting, 2 threads on this busy "
         "machine stalled a 256 px stylize from 15 ms to 1.5 s (see the script's docstring)", "",
         f"### Training throughput ({a.train_threads} thread, images per second, median step)", "",
-        "| image size | ours (TrainConfig defaults, batch 8) | CycleGAN configuration, batch 1 (paper) | ratio | CycleGAN, batch 8 |",
-        "|---|---|---|---|---|",
+        f"Ours: {r.get('recipe', 'TrainConfig defaults')}" + (", and TrainConfig defaults (colour head) beside it"
+                                                              if "ours_defaults" in tr[next(iter(tr))] else "") + ".", "",
+        "| image size | ours (batch 8) | CycleGAN configuration, batch 1 (paper) | ratio | CycleGAN, batch 8 | ours, TrainConfig defaults |",
+        "|---|---|---|---|---|---|",
     ]
     for s in tr:
         b8 = tr[s].get("cyclegan_b8")
+        dflt = tr[s].get("ours_defaults")
         lines.append(f"| {s} px | {tr[s]['ours']['images_per_s']:.2f} img/s ({tr[s]['ours']['s_per_step']:.2f} s/step) "
                      f"| {tr[s]['cyclegan_b1']['images_per_s']:.3f} img/s ({tr[s]['cyclegan_b1']['s_per_step']:.2f} s/step, "
                      f"ResNet-{tr[s]['cyclegan_b1']['n_blocks']}) | **{ratio[s]:.1f}×** | "
-                     + (f"{b8['images_per_s']:.3f} img/s" if b8 else "—") + " |")
+                     + (f"{b8['images_per_s']:.3f} img/s" if b8 else "—") + " | "
+                     + (f"{dflt['images_per_s']:.2f} img/s" if dflt else "—") + " |")
     lines += ["", "The CycleGAN configuration uses the paper's rule of 6 residual blocks for training images of "
               "128 px or less (9 for 256 px and more), instance norm, two generators and two 70×70 PatchGANs; "
-              "ours uses TrainConfig defaults (colour head at work size 64, style encoder, inverse generator F, "
-              "projection PatchGAN, EMA).", "",
+              "ours always runs the style encoder, G, the inverse generator F, the projection PatchGAN with its "
+              "colour-statistics critic and the EMA update; its head (\"params\" or the \"color\" grid of the "
+              "defaults) decides most of the difference.", "",
               f"### Inference ({a.infer_threads} threads, median latency)", "",
               "| what | 256 px | 512 px | 1024 px |", "|---|---|---|---|",
               "| `LookModel.stylize` (tensor in/out, style code given) | "

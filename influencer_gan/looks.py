@@ -307,7 +307,7 @@ def _pipeline(x: torch.Tensor, p: torch.Tensor, grain: bool, seed) -> torch.Tens
     t, m = q["temperature"] * _WB_GAIN, q["tint"] * _WB_GAIN
     gains = torch.cat([torch.exp(t + 0.5 * m), torch.exp(-m), torch.exp(-t + 0.5 * m)], dim=1)
     # 2. Exposure in stops.
-    x = x * (gains * torch.exp2(q["exposure"]))
+    x = x * (gains * torch.pow(2.0, q["exposure"]))  # 2**exposure (pow, not exp2: ONNX has no Exp2)
     x = x.clamp(0.0, 1.0)  # an editor clips here too; the curves below expect [0, 1]
 
     # 3. Contrast: blend towards the smoothstep S-curve (contrast > 0) or away from it (< 0).

@@ -500,7 +500,8 @@ def _model_info(model) -> dict:
         shown = str(Path(source).resolve().relative_to(Path(__file__).resolve().parent.parent))
     except (ValueError, OSError):
         shown = source
-    info = {"source": shown, "task": model.config.task}
+    info = {"source": shown, "task": model.config.task,
+            "config": {k: getattr(model.config, k) for k in ("head", "lambda_paired", "lambda_cls", "steps")}}
     try:
         from safetensors import safe_open
         with safe_open(source, framework="pt") as f:

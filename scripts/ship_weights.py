@@ -3,7 +3,8 @@
     python scripts/ship_weights.py runs/avatars avatars [--note "..."]
 
 Writes influencer_gan/weights/NAME/{model.safetensors, config.json, MODEL_CARD.md, metrics.json}:
-the EMA generator (and style encoder) in float16 (half the size; loading casts back to float32),
+the EMA generator (and style encoder), in float16 when that matters for the size (loading casts
+back to float32),
 the run's config, and a model card with the data, steps, wall-clock, hardware and the metrics
 that `influencer-gan evaluate` measures on the copied weights — so every number beside the
 weights comes from the weights.
@@ -41,8 +42,11 @@ def main(argv=None) -> int:
     history = json.loads(full_meta.get("history", "[]"))
     out = ROOT / "influencer_gan" / "weights" / a.name
     out.mkdir(parents=True, exist_ok=True)
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
-    save_file(half, str(out / MODEL), metadata={"config": meta["config"], "step": meta["step"]})
+    # float16 halves a large model (the avatars' 6.7 M parameters); a small one stays float32
+    fp32_bytes = sum(v.numel() * 4 for v in tensors.values() if v.is_floating_point())
+    half = fp32_bytes > 8e6
+    kept = {k: (v.half() if half and v.is_floating_point() else v) for k, v in tensors.items()}
+    save_file(kept, str(out / MODEL), metadata={"config": meta["config"], "step": meta["step"]})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     model = load_model(out)
@@ -63,8 +67,8 @@ def main(argv=None) -> int:
   **wall-clock** {seconds / 60:.1f} min.
 * **Hardware**: {cpu_name()}, CPU only, 1 thread (`OMP_NUM_THREADS=1`), on a shared 2-core
   machine; torch {torch.__version__}.
-* **Weights**: the EMA generator{" and style encoder" if a.name == "looks" else ""} in float16,
-  {size_mb:.1f} MB (safetensors; loading casts to float32).
+* **Weights**: the EMA generator{" and style encoder" if a.name == "looks" else ""} in {"float16" if half else "float32"},
+  {size_mb:.1f} MB (safetensors{'; loading casts to float32' if half else ''}).
 
 ## Measured (`influencer-gan evaluate {a.name} --checkpoint influencer_gan/weights/{a.name}`)
 

@@ -55,3 +55,17 @@ def test_cli_export(model, tmp_path, capsys):
     out = tmp_path / "cli.onnx"
     assert cli.main(["export", "--format", "onnx", "--out", str(out), "--checkpoint", str(tmp_path / "run")]) == 0
     assert out.exists() and out.with_suffix(".looks.json").exists()
+
+
+def test_export_of_the_shipped_params_head(tmp_path):
+    """The slider editor of head="params" (the shipped looks weights) exports too."""
+    import influencer_gan as ig
+    m = ig.load_pretrained("looks")
+    path = X.export_onnx(m, tmp_path / "look.onnx", size=64)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    code = m.style_code(look="noir")
+    x = torch.rand(1, 3, 72, 100, generator=torch.Generator().manual_seed(1))
+    c = torch.tensor([[0.0, 0.4, 0.8]])
+    got = torch.from_numpy(sess.run(None, {"image": x.numpy(), "style": code[None].numpy(), "c": c.numpy()})[0])
+    want = m.stylize(x, style=code, warmth=0.4, strength=0.8)
+    assert (got - want).abs().max() < 1e-3 and (want - x).abs().mean() > 1e-2
