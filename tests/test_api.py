@@ -19,6 +19,21 @@ def test_pretrained_avatars_generate_is_seeded():
         model.generate(1, attrs={"hair": "green-ish"})
 
 
+def test_pretrained_looks_load_offline_and_beat_doing_nothing():
+    """The shipped looks weights (configs/looks.json) on the quick protocol: held-out photo,
+    teal_orange and noir at two conditions, against the exact ground truth."""
+    from influencer_gan import metrics
+    from PIL import Image
+    torch.set_num_threads(1)
+    model = ig.load_pretrained("looks")
+    assert model.config.head == "params"
+    ours = metrics.score_looks(*metrics.model_methods(model), quick=True)["named"]["delta_e"]
+    nothing = metrics.score_looks(*metrics.identity_methods(), quick=True)["named"]["delta_e"]
+    assert ours < 0.4 * nothing, (ours, nothing)
+    out = model.stylize(Image.new("RGB", (90, 70), (120, 140, 160)), look="pastel", warmth=0.3)
+    assert out.size == (90, 70)
+
+
 def test_missing_weights_say_so(monkeypatch, tmp_path):
     monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="no weights shipped yet for 'looks'"):
