@@ -496,7 +496,8 @@ class Trainer:
                 print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again to abort)")
 
         old = signal.signal(signal.SIGINT, on_sigint) if _in_main_thread() else None
-        t0 = time.perf_counter()
+        # "seconds" in the history is training time since step 0, summed over resumed runs
+        t0 = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
         bar = tqdm(total=cfg.steps, initial=self.step_num, disable=not self.progress,
                    desc=f"train {cfg.task}", unit="step")
         try:

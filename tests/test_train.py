@@ -68,7 +68,9 @@ def _state(path):
 def test_resume_is_bit_exact(tmp_path, task):
     train(tiny(tmp_path, "straight", task=task, steps=4, ckpt_every=1000), progress=False)
     Trainer(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), progress=False).fit(until=2)
-    train(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), resume=True, progress=False)
+    resumed = train(tiny(tmp_path, "split", task=task, steps=4, ckpt_every=1000), resume=True, progress=False)
+    seconds = [h["seconds"] for h in resumed.history]
+    assert [h["step"] for h in resumed.history] == [1, 2, 3, 4] and seconds == sorted(seconds)  # summed over runs
     a, sa = _state(tmp_path / "straight" / CHECKPOINT)
     b, sb = _state(tmp_path / "split" / CHECKPOINT)
     assert sa == sb == 4 and a.keys() == b.keys()
