@@ -54,13 +54,10 @@ def checkpoint_steps(model) -> str:
 
 
 # -- training under a budget ------------------------------------------------------------------
-RUNTIME = ("steps", "device", "out", "sample_every", "log_every", "ckpt_every", "data_root", "seed")
-
-
 def train_ours(steps: int, max_seconds: float, base: dict | None = None, seed: int = 0, **overrides) -> dict:
     """Our trainer for `steps` steps (its lr schedule sized for them) or `max_seconds`, with the
     recipe `base` (a TrainConfig dict, e.g. the shipped model's) or TrainConfig defaults."""
-    recipe = {k: v for k, v in (base or {}).items() if k not in RUNTIME}
+    recipe = {k: v for k, v in (base or {}).items() if k not in TrainConfig.RUNTIME_FIELDS}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.from_dict({**recipe, "task": "looks", "steps": steps, "device": "cpu", "out": tmp,
                                      "sample_every": 0, "log_every": 10, "seed": seed, **overrides})
@@ -111,10 +108,12 @@ def main(argv=None) -> int:
                    help="re-measure only the avatars model (shipped or --avatars-checkpoint) and merge it "
                         "into this saved results/quality.json; RESULTS.md says which command measured what")
     a = p.parse_args(argv)
+    saved = a.update_avatars or a.from_json
+    if saved:   # the text of a saved run is rendered with that run's budget and threads
+        res = json.loads(saved.read_text())
+        a.steps, a.max_minutes = int(res["args"]["steps"]), float(res["args"]["max_minutes"])
+        a.threads = int(res["args"]["threads"])
     if a.update_avatars:
-        res = json.loads(a.update_avatars.read_text())
-        for k in ("steps", "max_minutes", "threads"):
-            setattr(a, k, type(getattr(a, k))(res["args"][k]))
         torch.set_num_threads(a.threads)
         t0 = time.perf_counter()
         res["avatars"] = M.evaluate(load_model(a.avatars_checkpoint or default_checkpoint("avatars")), "avatars")
@@ -124,9 +123,6 @@ def main(argv=None) -> int:
         _report.save("quality", res, render(res, a), a.results, False, a.no_write)
         return 0
     if a.from_json:
-        res = json.loads(a.from_json.read_text())
-        a.steps, a.max_minutes = int(res["args"]["steps"]), float(res["args"]["max_minutes"])
-        a.threads = int(res["args"]["threads"])
         _report.write_section("quality", render(res, a), a.results)
         print(f"wrote {a.results}")
         return 0

@@ -61,14 +61,11 @@ def looks_model(checkpoint) -> tuple[LookModel, str]:
     return LookModel(cfg, tensors, source="random init"), "random init (TrainConfig defaults)"
 
 
-RUNTIME = ("steps", "device", "out", "sample_every", "log_every", "ckpt_every", "data_root")
-
-
 def train_throughput(size: int, steps: int, threads: int, recipe: dict | None = None) -> dict:
     """Images per second of our trainer (looks task) at `size` px, with the training config
     `recipe` (e.g. the shipped weights') or TrainConfig defaults."""
     torch.set_num_threads(threads)
-    base = {k: v for k, v in (recipe or {}).items() if k not in RUNTIME}
+    base = {k: v for k, v in (recipe or {}).items() if k not in TrainConfig.RUNTIME_FIELDS}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.from_dict({**base, "task": "looks", "image_size": size, "device": "cpu", "out": tmp,
                                      "sample_every": 0, "steps": steps + 2})

@@ -515,13 +515,13 @@ class LookGenerator(nn.Module):
             style = style.unsqueeze(0).expand(b, -1)
         return torch.cat([style.to(x.dtype), c.to(x.dtype)], 1)
 
-    def look_params(self, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
-        """The slider values (B, looks.N_PARAMS) the "params" head sets for [style, c];
+    def look_params(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        """The slider values (B, looks.N_PARAMS) the "params" head sets for [style, c]
+        (x gives only the batch size and dtype: a preset is the same for every photo);
         the grain slider is always 0 (grain is texture, not colour)."""
         if self.head != "params":
             raise RuntimeError("look_params() exists only for head='params'")
-        c = c.unsqueeze(0) if c.dim() == 1 else c
-        p = self.param_mlp(self.condition(c, style, c))
+        p = self.param_mlp(self.condition(x, style, c))
         return torch.cat([p[:, :-1], torch.zeros_like(p[:, -1:])], 1)
 
     def coefficients(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
@@ -550,8 +550,7 @@ class LookGenerator(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
         if self.head == "params":
             from .looks import _pipeline
-            p = self.look_params(style, c.unsqueeze(0).expand(x.shape[0], -1) if c.dim() == 1 else c)
-            return _pipeline((x + 1) / 2, p.to(x.dtype), False, 0) * 2 - 1
+            return _pipeline((x + 1) / 2, self.look_params(x, style, c), False, 0) * 2 - 1
         if self.head == "color":
             coeffs = self.coefficients(x, style, c)
             out01 = apply_colour_transform((x + 1) / 2, coeffs, self.basis)

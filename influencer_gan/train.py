@@ -390,7 +390,7 @@ class Trainer:
             pooled, pooled_cond = self.pool.query(fake.detach(), cond.detach(), self.gen)
             if self.cfg.lambda_cls:   # AC-GAN: D also learns to name the attributes of real images
                 real_logits, real_aux = m["D"](real, real_cond, return_aux=True)
-                loss_cls_d = self._attribute_loss(real_aux, extra["attrs"][1])
+                loss_cls_d = self._attribute_loss(real_aux, b["cond"])
                 loss_d = self.d_loss_fn(real_logits, m["D"](pooled, pooled_cond)) + self.cfg.lambda_cls * loss_cls_d
             else:
                 loss_d = self.d_loss_fn(m["D"](real, real_cond), m["D"](pooled, pooled_cond))
@@ -405,7 +405,7 @@ class Trainer:
             if self.cfg.lambda_cls:   # ... and G must make them recognisable in its fakes
                 fake_logits, fake_aux = m["D"](fake, cond.detach(), return_aux=True)
                 loss_adv = self.g_loss_fn(fake_logits)
-                extra["cls"] = (self.cfg.lambda_cls, self._attribute_loss(fake_aux, extra.pop("attrs")[1]))
+                extra["cls"] = (self.cfg.lambda_cls, self._attribute_loss(fake_aux, b["cond"]))
             else:
                 loss_adv = self.g_loss_fn(m["D"](fake, cond.detach()))
             loss_g = loss_adv + sum(w * v for w, v in extra.values() if w)
@@ -456,9 +456,7 @@ class Trainer:
         z = torch.randn(n, self.cfg.z_dim, generator=self.gen).to(self.device)
         cond = torch.cat([b["style"], b["cond"]], 1)
         fake = self.models["G"](z, b["style"], b["cond"])
-        # (weight 0: not a loss term of G by itself; step() turns it into the AC-GAN loss)
-        extra = {"attrs": (0.0, b["cond"])} if self.cfg.lambda_cls else {}
-        return fake, cond, to_net(b["img"]), cond, extra
+        return fake, cond, to_net(b["img"]), cond, {}
 
     def _check_finite(self, name: str, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss).all():

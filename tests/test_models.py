@@ -130,15 +130,15 @@ def test_params_head_renders_its_sliders_with_the_look_editor():
     torch.manual_seed(0)
     G = randomise_zero_init(LookGenerator(style_dim=4, head="params"), scale=0.3).eval()
     x01, s, c = img(2, 3, 48, 80) * 0.5 + 0.5, torch.randn(2, 4), torch.rand(2, 3)
-    p = G.look_params(s, c)
+    p = G.look_params(x01, s, c)
     assert p.shape == (2, L.N_PARAMS) and (p[:, -1] == 0).all() and p[:, :-1].abs().sum() > 0
     # the output *is* the editor's rendering of those sliders, grain off, at full resolution
     torch.testing.assert_close((G(x01 * 2 - 1, s, c) + 1) / 2, L.apply(x01, p, grain=False),
                                rtol=0, atol=1e-5)
-    assert (G.look_params(s + 1, c) - p).abs().max() > 1e-4
-    assert (G.look_params(s, c + 0.5) - p).abs().max() > 1e-4
+    assert (G.look_params(x01, s + 1, c) - p).abs().max() > 1e-4
+    assert (G.look_params(x01, s, c + 0.5) - p).abs().max() > 1e-4
     with pytest.raises(RuntimeError, match="params"):
-        LookGenerator(style_dim=4).look_params(s, c)
+        LookGenerator(style_dim=4).look_params(x01, s, c)
 
 
 def test_colour_transform_matches_interpolate_reference():
