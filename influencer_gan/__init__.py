@@ -6,7 +6,11 @@ Each module holds one concept of the source document:
 
     looks.py    §1.2/§3.1  parametric, differentiable photo-editing looks (exact ground truth)
     avatars.py  §3.1       procedural avatars with attribute labels and person masks
-    data.py     §3.1/§5.2  bundled photos, training streams, safe loading of your own folders
+    data.py     §3.1/§5.2  every data name in one place (ig.data.X), gathered from:
+      photos.py     the bundled photos and scenes, split by whole photograph; random crops
+      files.py      your own files and folders, loaded safely (§5.2's ImageFolder)
+      streams.py    the training streams for looks and avatars
+      make_data.py  make-data: the data set as files on disk
     cbn.py      §4.4       conditional batch normalisation
     models.py   §3.2/§5.3  generators, style encoder, projection discriminator
     losses.py   §4.1–§4.5  the adversarial, cycle-consistency and identity losses
@@ -18,8 +22,8 @@ __version__ = "0.1.0"
 import importlib as _importlib
 
 # Submodules and the public names, imported on first use (so `import influencer_gan` is quick).
-_SUBMODULES = ("looks", "avatars", "data", "cbn", "models", "losses", "train", "api",
-               "metrics", "studio", "export", "cli")
+_SUBMODULES = ("looks", "avatars", "data", "photos", "files", "streams", "make_data", "cbn", "models",
+               "losses", "train", "api", "metrics", "studio", "export", "cli")
 _NAMES = {
     "ConditionalBatchNorm2d": "cbn",
     "AvatarGenerator": "models", "LookGenerator": "models", "StyleEncoder": "models",

@@ -1,0 +1,218 @@
+"""Training streams: endless batches drawn from one `torch.Generator` (§3.1 data, §3.3 step 2).
+
+`LookStream` turns the bundled photos and scenes (`photos.py`) into batches for style transfer —
+neutral crops, other crops edited with a look (the influencer's feed), reference crops, and the
+exact ground truth from `looks.apply` — or reads your own content and feed folders (`files.py`).
+`AvatarStream` does the same for the avatars of `avatars.py`. Everything is drawn from one
+generator, so a run resumes bit-exactly.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import avatars as _avatars
+from . import looks as _looks
+from .files import ImageDataWarning, SafeImageFolder
+from .photos import _check_split, crop_boxes, cut, load_sources, pyramid, random_crops
+
+def sample_condition(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Draw `n` personal conditions c = (vivid, warmth, strength) from the training prior:
+    vivid and warmth are 0 half of the time and uniform in [-1, 1] otherwise; strength is 1 for
+    30 % of the samples and uniform in [0, 1] otherwise (so the model also meets strengths near
+    0, where the answer is the unchanged photo)."""
+    u = torch.rand(n, 6, generator=generator)
+    vivid = torch.where(u[:, 0] < 0.5, torch.zeros(n), u[:, 1] * 2 - 1)
+    warmth = torch.where(u[:, 2] < 0.5, torch.zeros(n), u[:, 3] * 2 - 1)
+    strength = torch.where(u[:, 4] < 0.3, torch.ones(n), u[:, 5])
+    return torch.stack([vivid, warmth, strength], dim=1)
+
+
+def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed") -> torch.Tensor:
+    """Draw `n` look vectors `(n, P)`: "named" picks uniformly among `looks.NAMED`, "prior"
+    draws `looks.random_look(seed)` with a seed from the generator, "mixed" does each half of
+    the time."""
+    if mode not in ("mixed", "named", "prior"):
+        raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {mode!r}")
+    names = list(_looks.NAMED)
+    u = torch.rand(n, generator=generator)
+    idx = torch.randint(len(names), (n,), generator=generator)
+    seeds = torch.randint(2 ** 31 - 1, (n,), generator=generator)
+    use_named = {"named": torch.ones(n, dtype=torch.bool), "prior": torch.zeros(n, dtype=torch.bool),
+                 "mixed": u < 0.5}[mode]
+    rows = [_looks.NAMED[names[int(i)]].vector() if named else _looks.random_look(int(s)).vector()
+            for named, i, s in zip(use_named.tolist(), idx, seeds)]
+    return torch.stack(rows) if rows else torch.zeros(0, _looks.N_PARAMS)
+
+
+class _FolderImages:
+    """The images of a SafeImageFolder, decoded once and kept as uint8 tensors, shrunk so the
+    short side is at most `max_short` (crops are taken from these)."""
+
+    def __init__(self, folder: SafeImageFolder, max_short: int, rank: int = 0, world_size: int = 1):
+        self.folder, self.max_short = folder, max_short
+        self.cache: dict[int, torch.Tensor] = {}
+        # Under torchrun each process keeps its own shard of the files (DistributedSampler).
+        self.indices = list(range(len(folder)))
+        if world_size > 1:
+            from torch.utils.data.distributed import DistributedSampler
+            self.indices = list(DistributedSampler(folder, num_replicas=world_size, rank=rank, shuffle=False))
+
+    def __len__(self):
+        return len(self.indices)
+
+    def get(self, i: int) -> torch.Tensor:
+        if i not in self.cache:
+            im = self.folder.load(self.indices[i])
+            k = self.max_short / min(im.size)
+            if k < 1:
+                im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.BILINEAR,
+                               reducing_gap=3.0)
+            self.cache[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous()
+        return self.cache[i]
+
+    def crops(self, n: int, size: int, g: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(self), (n,), generator=g)
+        imgs = {int(i): self.get(int(i)).float() / 255.0 for i in idx.unique()}
+        order = sorted(imgs)
+        # sample box geometry for the chosen images, in the order they were drawn
+        boxes = []
+        for i in idx.tolist():
+            (j, top, left, h, w, flip), = crop_boxes([tuple(imgs[i].shape[-2:])], 1, g)
+            boxes.append((order.index(i), top, left, h, w, flip))
+        return cut([imgs[i] for i in order], boxes, size)
+
+
+class LookStream:
+    """Endless batches for learning looks (§3.1 data, §3.3 step 2: "sample a batch and its
+    conditions").
+
+    `batch(generator)` returns a dict:
+
+    * `x` `(B,3,S,S)`: neutral crops of the split's photos and scenes (the content);
+    * `y` `(B,3,S,S)`: *other* crops, edited with the same look and the same c, grain on
+      (unpaired "real" samples of the influencer's feed);
+    * `refs` `(B,K,3,S,S)`: K more crops edited with the same look at c = (0, 0, 1), grain on
+      (the style references y_style of §4.5);
+    * `c` `(B,3)`: the personal condition (vivid, warmth, strength), see `sample_condition`;
+    * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
+      "named", "prior" or "mixed");
+    * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c, grain=False)`.
+
+    Folder mode (`content_dir` and `styled_dir`: your own photos and an influencer's feed): `x`
+    comes from the content folder, `y` and `refs` from the styled folder, c = (0, 0, 1), and
+    `params` and `x_gt` are None because nobody knows the influencer's sliders. The folders are
+    loaded with `SafeImageFolder` (min_size = S, every image anywhere under each folder, no
+    classes); crops are the same multi-scale random crops.
+
+    All randomness comes from the `generator` passed to `batch`, so restoring its state resumes a
+    run bit-exactly; iterating the stream uses its own generator seeded with `seed`.
+    """
+
+    def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
+                 looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
+                 device="cpu", rank: int = 0, world_size: int = 1):
+        self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
+        self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
+        if looks not in ("mixed", "named", "prior"):
+            raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {looks!r}")
+        if (content_dir is None) != (styled_dir is None):
+            raise ValueError("folder mode needs both content_dir and styled_dir")
+        self.folder_mode = content_dir is not None
+        if self.folder_mode:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", ImageDataWarning)
+                self.content, self.styled = (
+                    _FolderImages(SafeImageFolder(d, transform=None, min_size=self.size, classes=False),
+                                  4 * self.size, rank, world_size) for d in (content_dir, styled_dir))
+        else:
+            sources, self.weights = load_sources(self.split)
+            self.source_names = [n for n, _ in sources]
+            self.images = [pyramid(im, self.size) for _, im in sources]
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def _crops(self, n: int, g: torch.Generator) -> torch.Tensor:
+        return random_crops(self.images, n, self.size, g, self.weights)
+
+    def neutral_crops(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` unedited crops `(n,3,S,S)` of the split's sources (or of your content folder)."""
+        if self.folder_mode:
+            return self.content.crops(n, self.size, generator)
+        return self._crops(n, generator)
+
+    def batch(self, generator: Optional[torch.Generator] = None) -> dict:
+        g = self.generator if generator is None else generator
+        B, K, S, dev = self.batch_size, self.refs, self.size, self.device
+        if self.folder_mode:
+            x = self.content.crops(B, S, g)
+            y = self.styled.crops(B, S, g)
+            refs = self.styled.crops(B * K, S, g).view(B, K, 3, S, S)
+            c = torch.tensor([0.0, 0.0, 1.0]).repeat(B, 1)
+            return dict(x=x.to(dev), y=y.to(dev), refs=refs.to(dev), c=c.to(dev), params=None, x_gt=None)
+        params = sample_looks(B, g, self.looks)
+        c = sample_condition(B, g)
+        x = self._crops(B, g)
+        y = self._crops(B, g)
+        r = self._crops(B * K, g)
+        seeds = torch.randint(2 ** 31 - 1, (2,), generator=g).tolist()
+        x, y, r, params, c = (t.to(dev) for t in (x, y, r, params, c))
+        with torch.no_grad():
+            y = _looks.apply(y, params, c[:, 0], c[:, 1], c[:, 2], grain=True, seed=seeds[0])
+            r = _looks.apply(r, params.repeat_interleave(K, 0), grain=True, seed=seeds[1])
+            x_gt = _looks.apply(x, params, c[:, 0], c[:, 1], c[:, 2], grain=False)
+        return dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, x_gt=x_gt)
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            yield self.batch()
+
+
+class AvatarStream:
+    """Endless batches of avatars (§3.1 annotated portraits) for the avatar generator.
+
+    `batch(generator)` renders B random avatars (`avatars.render_batch`) and edits each with a
+    look, grain off, so the generator learns attributes *and* colour styles: `styles` is
+    "named+identity" (half unedited, half a named look), "named", "identity" (never edited) or
+    "all" (a third each: unedited, named, prior). Returns `img (B,3,S,S)` in [0, 1], `mask
+    (B,1,S,S)` (person = 1), `cond (B, ATTR_DIM)` one-hot attributes and `style (B, P)`, the
+    look vector that was applied (zeros = unedited).
+    """
+
+    STYLES = ("named+identity", "named", "identity", "all")
+
+    def __init__(self, size: int = 64, batch_size: int = 8, seed: int = 0, styles: str = "named+identity"):
+        if styles not in self.STYLES:
+            raise ValueError(f"styles must be one of {', '.join(self.STYLES)}, got {styles!r}")
+        self.size, self.batch_size, self.styles = int(size), int(batch_size), styles
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def batch(self, generator: Optional[torch.Generator] = None) -> dict:
+        g = self.generator if generator is None else generator
+        B = self.batch_size
+        out = _avatars.render_batch(B, self.size, generator=g)
+        u = torch.rand(B, generator=g)
+        named = sample_looks(B, g, "named")
+        prior = sample_looks(B, g, "prior") if self.styles == "all" else torch.zeros_like(named)
+        zero = torch.zeros_like(named)
+        if self.styles == "named+identity":
+            style = torch.where((u < 0.5)[:, None], zero, named)
+        elif self.styles == "named":
+            style = named
+        elif self.styles == "identity":
+            style = zero
+        else:
+            style = torch.where((u < 1 / 3)[:, None], zero, torch.where((u < 2 / 3)[:, None], named, prior))
+        with torch.no_grad():
+            img = _looks.apply(out["img"], style, grain=False)
+        return dict(img=img, mask=out["mask"], cond=out["cond"], style=style)
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            yield self.batch()
+
+
+__all__ = ["sample_condition", "sample_looks", "LookStream", "AvatarStream"]
