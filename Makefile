@@ -24,7 +24,7 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
           ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: install book execute nbval browser chromium screenshot test unit clean
+.PHONY: install book webdemo execute nbval browser chromium screenshot test unit unit-ipywidgets7 clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,20 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The studio chapter's web demo: onnxruntime-web from the npm registry (package-lock.json) and
+# the exported looks model, photos and sizes, written into _static/studio/ (scripts/build_web_demo.py).
+NODE_STAMP := node_modules/.package-lock.json
+WEB_DEMO   := _static/studio/model/manifest.json
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js and npm (Debian: apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+$(WEB_DEMO): $(NODE_STAMP) $(STAMP) scripts/build_web_demo.py influencer_gan/export.py influencer_gan/weights/looks/model.safetensors
+	$(PY) scripts/build_web_demo.py
+webdemo: $(WEB_DEMO)
+
 # The web book from the stored notebook outputs (nothing is executed). Warnings are errors.
 # (_build/html is rebuilt from scratch, so no page of a removed chapter lingers in it.)
-book: $(STAMP)
+book: $(STAMP) $(WEB_DEMO)
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
@@ -71,7 +82,16 @@ unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/test_book.py
 	$(PY) benchmarks/quality.py --quick --no-write   # smoke run of the benchmark script (not a measurement)
 
-test: unit nbval browser
+# The studios under ipywidgets 7 (Colab's major version); the unit tests above ran them under 8.
+IPYW7 := $(VENV)/ipywidgets7
+$(IPYW7)/.installed: requirements-ipywidgets7.txt $(STAMP)
+	rm -rf $(IPYW7)
+	$(PIP) install -q --no-deps --target $(IPYW7) -r requirements-ipywidgets7.txt
+	touch $@
+unit-ipywidgets7: $(IPYW7)/.installed
+	IG_EXPECT_IPYWIDGETS=7 PYTHONPATH=$(IPYW7) $(PY) -m pytest -q tests/test_studio.py
+
+test: unit unit-ipywidgets7 nbval browser
 
 clean:
-	rm -rf _build runs
+	rm -rf _build runs _static/studio/ort _static/studio/model
