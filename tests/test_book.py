@@ -294,3 +294,17 @@ def test_web_demo_runs_the_model_offline(server, browser):
     assert any(p.endswith("/_static/studio/model/looks.onnx") for p in fetched), fetched
     assert any(p.endswith(".wasm") and "/_static/studio/ort/" in p for p in fetched), fetched
     assert all(len(v) == 3 and all(t > 0 for t in v) for v in res["ms"].values())
+
+
+def test_publish_workflow_runs_only_the_readme_commands():
+    """The GitHub Pages workflow cannot run here, so it runs nothing that is not tested here:
+    its shell steps are the README's two commands, and it publishes what `make book` builds."""
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8"))
+    steps = wf["jobs"]["build"]["steps"]
+    runs = [s["run"].strip() for s in steps if "run" in s]
+    assert runs == ["make test", "make book"], runs
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"\n{cmd}    #" in readme for cmd in runs), "README's two commands changed"
+    upload = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact")]
+    assert upload and upload[0]["with"]["path"] == HTML.relative_to(ROOT).as_posix()
+    assert wf["jobs"]["deploy"]["needs"] == "build"
