@@ -2,12 +2,14 @@
 
 Every subcommand has --help. Bad arguments or files give one line naming the problem and a
 non-zero exit status (2 for bad input, 1 when a training run has to stop), never a traceback.
+Warnings (a skipped file, a converted image) are one line each, too.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 PROG = "influencer-gan"
@@ -20,6 +22,24 @@ class UsageError(ValueError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one clear line instead of usage + message
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _slider(name: str):
+    """An argparse type for a slider of the personal condition: a number in its range
+    (`api.SLIDERS`), or one clear line (`--vivid 7` is refused, not clamped)."""
+    def parse(text: str) -> float:
+        from .api import check_condition
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        try:
+            check_condition(**{name: value})
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+    parse.__name__ = name
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,16 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stylize", help="restyle photos with a look or reference images",
                        description="Restyle each IMAGE (any size; the output keeps it) and write "
-                                   "DIR/<stem>.png. Give --look (NAME or NAME:W,NAME:W to mix) or "
-                                   "--reference DIR (1..K images of a look).")
+                                   "DIR/<stem>.png. Inputs that share a stem keep their extension "
+                                   "(photo.jpg, photo.png -> photo_jpg.png, photo_png.png), so no "
+                                   "output of a run overwrites another; files from earlier runs "
+                                   "with the same name are replaced. Give --look (NAME or "
+                                   "NAME:W,NAME:W to mix) or --reference DIR (1..K images of a look).")
     s.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--look", help="a named look, or a mix such as teal_orange:0.7,pastel:0.3")
     g.add_argument("--reference", type=Path, metavar="DIR", help="folder of reference images of a look")
-    s.add_argument("--vivid", type=float, default=0.0, help="personal condition: more vivid colours (-1..1)")
-    s.add_argument("--warmth", type=float, default=0.0, help="personal condition: warmer/cooler (-1..1)")
-    s.add_argument("--strength", type=float, default=1.0, help="how much of the look (0 = none, 1 = full)")
+    s.add_argument("--vivid", type=_slider("vivid"), default=0.0, metavar="F",
+                   help="personal condition: more vivid colours (-1..1)")
+    s.add_argument("--warmth", type=_slider("warmth"), default=0.0, metavar="F",
+                   help="personal condition: warmer/cooler (-1..1)")
+    s.add_argument("--strength", type=_slider("strength"), default=1.0, metavar="F",
+                   help="how much of the look (0..1: 0 = none, 1 = full)")
     s.add_argument("--checkpoint", type=Path, help="a run folder or model.safetensors (default: shipped weights)")
 
     s = sub.add_parser("generate", help="generate personalised avatars",
@@ -125,6 +151,10 @@ def cmd_train(a) -> int:
     trainer = train(cfg, resume=a.resume, progress=not a.no_progress)
     if trainer.is_main:
         last = trainer.history[-1] if trainer.history else {}
+        for name in ("content", "styled"):   # your own folders: how many images were used
+            images = getattr(trainer.stream, name, None)
+            if images is not None:
+                print(images.folder.summary())
         print(f"trained {cfg.task} to step {trainer.step_num}; weights in {Path(cfg.out) / 'model.safetensors'}"
               + (f"; last losses {json.dumps({k: round(v, 4) for k, v in last.items()})}" if last else ""))
     return 0
@@ -138,6 +168,28 @@ def _load(checkpoint, task: str):
     return model
 
 
+def output_names(images) -> list[str]:
+    """One distinct PNG name per input, so that no output of a run overwrites another:
+    `<stem>.png`; inputs that share a stem keep their extension (`photo_jpg.png`,
+    `photo_png.png`); names still taken (the same file twice, or `a/photo.jpg` and
+    `b/photo.jpg`) get a number (`photo_jpg-2.png`). Names are compared case-insensitively, as
+    on macOS and Windows disks."""
+    paths = [Path(p) for p in images]
+    stems: dict[str, int] = {}
+    for p in paths:
+        stems[p.stem.casefold()] = stems.get(p.stem.casefold(), 0) + 1
+    names, taken = [], set()
+    for p in paths:
+        base = p.stem if stems[p.stem.casefold()] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}"
+        name, k = f"{base}.png", 1
+        while name.casefold() in taken:
+            k += 1
+            name = f"{base}-{k}.png"
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
 def cmd_stylize(a) -> int:
     from .data import ImageDataError, list_images, load_image
     model = _load(a.checkpoint, "looks")
@@ -148,7 +200,7 @@ def cmd_stylize(a) -> int:
         style = model.style_code(look=a.look)
     a.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for path in a.images:
+    for path, name in zip(a.images, output_names(a.images)):
         try:
             img = load_image(path)
         except (ImageDataError, OSError) as e:
@@ -156,7 +208,7 @@ def cmd_stylize(a) -> int:
             failed += 1
             continue
         out = model.stylize(img, style=style, vivid=a.vivid, warmth=a.warmth, strength=a.strength)
-        target = a.out / f"{path.stem}.png"
+        target = a.out / name
         out.save(target)
         print(target)
     if failed:
@@ -200,8 +252,23 @@ COMMANDS = {"make-data": cmd_make_data, "train": cmd_train, "stylize": cmd_styli
             "generate": cmd_generate, "evaluate": cmd_evaluate, "export": cmd_export}
 
 
+def _warning_line(command: str):
+    """`warnings.showwarning` for the command line: one line per warning, without Python's
+    `file.py:686: ImageDataWarning:` prefix and the echoed source line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"{PROG} {command}: warning: {text}", file=file or sys.stderr)
+    return show
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():   # restores the caller's warning display afterwards
+        warnings.showwarning = _warning_line(args.command)
+        return _run(args)
+
+
+def _run(args) -> int:
     from .train import TrainingError
     try:
         return COMMANDS[args.command](args)

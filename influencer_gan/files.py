@@ -158,8 +158,13 @@ def list_images(folder) -> list[Path]:
     return files
 
 
-def _short_list(items: Sequence[tuple[str, str]], limit: int = 12) -> str:
-    parts = [f"{Path(p).name} ({why})" for p, why in items[:limit]]
+def _short_list(items: Sequence[tuple[str, str]], root: Path, limit: int = 12) -> str:
+    def name(p):  # the path inside the folder: old/a.jpg and a.jpg stay apart
+        try:
+            return str(Path(p).relative_to(root))
+        except ValueError:
+            return Path(p).name
+    parts = [f"{name(p)} ({why})" for p, why in items[:limit]]
     if len(items) > limit:
         parts.append(f"... and {len(items) - limit} more (see .report())")
     return "; ".join(parts)
@@ -188,10 +193,11 @@ class SafeImageFolder(VisionDataset):
     upright) and animated images (the first frame is used).
 
     After the scan, `.skipped` lists `(path, reason)` and `.notes` lists `(path, note)`; one
-    `ImageDataWarning` names the skipped and animated files; `.report()` gives everything as
-    text. A missing or empty folder, or one with nothing usable left, raises `ImageDataError`
-    naming it. Should a file change on disk after the check, `__getitem__` warns and returns
-    the next usable image instead of crashing the epoch.
+    `ImageDataWarning` names the skipped and animated files; `.summary()` says in one line how
+    many files are used; `.report()` gives everything as text. A missing or empty folder, or one
+    with nothing usable left, raises `ImageDataError` naming it. Should a file change on disk
+    after the check, `__getitem__` warns and returns the next usable image instead of crashing
+    the epoch.
     """
 
     def __init__(self, root, transform: Optional[Callable] = SECTION_5_2_TRANSFORM,
@@ -224,17 +230,14 @@ class SafeImageFolder(VisionDataset):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.samples = [(p, self.class_to_idx[c]) for p, c in usable]
         self.targets = [t for _, t in self.samples]
-        total = len(self.samples) + len(self.skipped)
         if not self.samples:
             raise ImageDataError(f"no usable images in {root}: {len(self.skipped)} files skipped "
-                                 f"({_short_list(self.skipped, 6)})")
+                                 f"({_short_list(self.skipped, root, 6)})")
         animated = [(p, n) for p, n in self.notes if n.startswith("animated")]
         if warn and (self.skipped or animated):
-            msg = f"{root}: {len(self.samples)} of {total} files usable"
-            if self.skipped:
-                msg += f"; skipped {len(self.skipped)}: {_short_list(self.skipped)}"
+            msg = self.summary()
             if animated:
-                msg += f"; first frame used for {len(animated)}: {_short_list(animated)}"
+                msg += f"; first frame used for {len(animated)}: {_short_list(animated, root)}"
             warnings.warn(msg, ImageDataWarning, stacklevel=2)
 
     def _scan(self, root: Path) -> list[tuple[str, str]]:
@@ -307,6 +310,14 @@ class SafeImageFolder(VisionDataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def summary(self) -> str:
+        """One line: how many files are used, and which were skipped, with the reason."""
+        total = len(self.samples) + len(self.skipped)
+        msg = f"{self.root}: {len(self.samples)} of {total} files used"
+        if self.skipped:
+            msg += f"; skipped {len(self.skipped)}: {_short_list(self.skipped, Path(self.root))}"
+        return msg
 
     def report(self) -> str:
         """Every skipped and converted file, one per line."""

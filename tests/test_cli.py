@@ -1,4 +1,5 @@
 """The command line contract of DESIGN.md: --help everywhere, one clear line on bad input."""
+import io
 import json
 import subprocess
 import sys
@@ -74,3 +75,83 @@ def test_train_then_evaluate_smoke(tmp_path, capsys):
     assert cli.main(["evaluate", "looks", "--checkpoint", str(tmp_path / "run"), "--quick", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results["task"] == "looks"
+
+
+def _photo(path, size, seed=0):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+
+
+def test_output_names_never_collide():
+    names = cli.output_names(["a/photo.jpg", "a/photo.png", "b/photo.jpg", "a/photo.jpg", "c/other.png",
+                              "c/Photo_JPG.png", "d/OTHER.webp"])
+    assert len({n.casefold() for n in names}) == len(names)
+    assert names[:3] == ["photo_jpg.png", "photo_png.png", "photo_jpg-2.png"]
+    assert names[4] == "other_png.png" and names[6] == "OTHER_webp.png"
+    assert cli.output_names(["x/cat.jpg", "y/dog.jpg"]) == ["cat.png", "dog.png"]
+
+
+def test_stylize_two_inputs_with_one_stem_give_two_files(tmp_path, capsys):
+    """`stylize a/photo.jpg a/photo.png b/photo.jpg` used to write st/photo.png three times."""
+    from conftest import tiny_model
+    tiny_model(tmp_path / "model")
+    for folder, ext, size in (("a", "jpg", (40, 30)), ("a", "png", (50, 36)), ("b", "jpg", (60, 44))):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        _photo(tmp_path / folder / f"photo.{ext}", size)
+    inputs = [str(tmp_path / p) for p in ("a/photo.jpg", "a/photo.png", "b/photo.jpg")]
+    assert cli.main(["stylize", *inputs, "--out", str(tmp_path / "st"), "--look", "noir",
+                     "--checkpoint", str(tmp_path / "model")]) == 0
+    from PIL import Image
+    written = sorted(p.name for p in (tmp_path / "st").iterdir())
+    assert written == ["photo_jpg-2.png", "photo_jpg.png", "photo_png.png"]
+    sizes = {n: Image.open(tmp_path / "st" / n).size for n in written}    # each output is its own input's
+    assert sizes == {"photo_jpg.png": (40, 30), "photo_png.png": (50, 36), "photo_jpg-2.png": (60, 44)}
+    assert capsys.readouterr().out.split() == [str(tmp_path / "st" / n) for n in
+                                               ("photo_jpg.png", "photo_png.png", "photo_jpg-2.png")]
+
+
+def test_out_of_range_slider_is_one_clear_line(tmp_path, capsys):
+    for flag, value in (("--vivid", "7"), ("--warmth", "-1.5"), ("--strength", "2"), ("--strength", "nan")):
+        err = _one_line_error(["stylize", "a.png", "--out", str(tmp_path), "--look", "noir", flag, value], capsys)
+        assert f"argument {flag}" in err and "out of range" in err, err
+    assert "-1 to 1" in _one_line_error(["stylize", "a.png", "--out", str(tmp_path), "--look", "noir",
+                                         "--vivid", "7"], capsys)
+    from conftest import tiny_model
+    from PIL import Image
+    model = tiny_model(tmp_path / "model")
+    with pytest.raises(ValueError, match="vivid=7 is out of range"):
+        model.stylize(Image.new("RGB", (8, 8)), look="noir", vivid=7)
+    model.stylize(Image.new("RGB", (8, 8)), look="noir", vivid=-1, warmth=1, strength=0)   # the ends are fine
+
+
+def test_warnings_are_one_clean_line_each(tmp_path, capsys):
+    """`train looks --content --styled` on folders with bad files: the CLI says so in one line
+    per problem, without Python's `file.py:686: ImageDataWarning:` prefix or a source echo,
+    and says how many images it used."""
+    for name, n in (("mine", 2), ("feed", 3)):
+        (tmp_path / name / "old").mkdir(parents=True)
+        for i in range(n):
+            _photo(tmp_path / name / ("old" if i == 0 else ".") / f"p{i}.jpg", (80, 70), seed=i)
+    (tmp_path / "feed" / "old" / "notes.txt").write_text("captions")
+    (tmp_path / "feed" / "broken.jpg").write_text("not a picture")
+    cfg = {"steps": 1, "batch_size": 2, "image_size": 32, "style_dim": 8, "ngf": 8, "n_blocks": 1,
+           "work_size": 32, "ndf": 8, "d_layers": 2, "refs": 2, "sample_every": 0, "device": "cpu",
+           "out": str(tmp_path / "run")}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert cli.main(["train", "looks", "--config", str(tmp_path / "c.json"), "--no-progress",
+                     "--content", str(tmp_path / "mine"), "--styled", str(tmp_path / "feed")]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if "files used" in line]
+    assert len(lines) == 1, captured.err                        # the content folder had no problem
+    assert lines[0].startswith("influencer-gan train: warning: ") and "feed: 3 of 5 files used" in lines[0]
+    assert "old/notes.txt (not an image file type (.txt))" in lines[0] and "broken.jpg (not an image" in lines[0]
+    assert "ImageDataWarning" not in captured.err and ".py:" not in captured.err
+    assert all(line.startswith("influencer-gan train: ") for line in captured.err.splitlines())
+    assert "mine: 2 of 2 files used" in captured.out and "feed: 3 of 5 files used" in captured.out
+    import warnings
+    assert getattr(warnings.showwarning, "__module__", None) != cli.__name__   # restored afterwards
+    buf = io.StringIO()
+    cli._warning_line("stylize")("two\nlines  here", UserWarning, "x.py", 686, file=buf)
+    assert buf.getvalue() == "influencer-gan stylize: warning: two lines here\n"

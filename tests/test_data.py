@@ -5,6 +5,7 @@ import json
 import struct
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,3 +315,41 @@ def test_look_stream_folder_mode(tmp_path):
     assert torch.equal(b["y"], b2["y"])
     with pytest.raises(D.ImageDataError, match="nowhere"):
         D.LookStream(content_dir=tmp_path / "nowhere", styled_dir=tmp_path / "styled")
+
+
+def test_look_folders_use_every_image_anywhere_and_name_each_bad_file(tmp_path):
+    """A feed folder with loose photos *and* sub-folders (`old/`): ImageFolder's classes mean
+    nothing for looks, so every image anywhere under it is used; each unusable file is named
+    with its own reason, and the summary says how many were used."""
+    feed = tmp_path / "feed"
+    (feed / "old" / "2023").mkdir(parents=True)
+    _photo(seed=0).save(feed / "a.jpg")
+    _photo(seed=1).save(feed / "b.png")
+    _photo(seed=2).save(feed / "c.webp")
+    _photo(seed=3).save(feed / "old" / "d.jpg")
+    _photo(seed=4).save(feed / "old" / "2023" / "a.jpg")         # same name as a loose file
+    (feed / "old" / "notes.txt").write_text("captions")
+    (feed / "broken.jpg").write_text("not a picture")
+    _photo(40, 30).save(feed / "old" / "tiny.png")
+    with pytest.warns(D.ImageDataWarning) as rec:
+        ds = D.SafeImageFolder(feed, transform=None, min_size=32, classes=False)
+    used = sorted(str(Path(p).relative_to(feed)) for p, _ in ds.samples)
+    assert used == ["a.jpg", "b.png", "c.webp", "old/2023/a.jpg", "old/d.jpg"]
+    assert ds.classes == ["feed"]
+    why = {p.split("/")[-1]: reason for p, reason in ds.skipped}
+    assert set(why) == {"notes.txt", "broken.jpg", "tiny.png"}
+    assert "not an image file type" in why["notes.txt"] and "not an image" in why["broken.jpg"]
+    assert "too small" in why["tiny.png"] and not any("class folders" in r for r in why.values())
+    msg = str(rec[0].message)
+    assert "5 of 8 files used" in msg and "old/notes.txt" in msg and "broken.jpg" in msg
+    assert ds.summary().startswith(f"{feed}: 5 of 8 files used")
+    # ... and the training stream reads the folders the same way
+    content = tmp_path / "content"
+    content.mkdir()
+    _photo(seed=5).save(content / "x.jpg")
+    with pytest.warns(D.ImageDataWarning, match="5 of 8 files used"):
+        s = D.LookStream(size=32, batch_size=2, refs=2, content_dir=content, styled_dir=feed)
+    assert len(s.styled) == 5 and len(s.content) == 1
+    # ImageFolder's layout, where it is asked for, is unchanged: loose files are not a class
+    with pytest.warns(D.ImageDataWarning, match="class folders"):
+        assert len(D.SafeImageFolder(feed, transform=None, min_size=32)) == 2
