@@ -20,6 +20,19 @@ Each module holds one concept of the source document:
 __version__ = "0.1.0"
 
 import importlib as _importlib
+import os as _os
+import sys as _sys
+
+# OpenMP threads spin while they wait for each other (libgomp's default). When another process
+# keeps a core busy, 2-thread inference then stalls at every barrier of every operation: a
+# 1024 px stylize took 0.8 s instead of 0.05 s (benchmarks/speed.py). OpenMP reads its wait
+# policy once, when `import torch` loads it, so it is set here, before torch's first import,
+# unless you chose one yourself. If torch was imported first, inference runs on one thread
+# instead (see api.inference_threads). Library users who import torch first and want several
+# threads: set OMP_WAIT_POLICY=PASSIVE in the environment (or import influencer_gan first).
+OMP_WAIT_POLICY_SET = "torch" not in _sys.modules and "OMP_WAIT_POLICY" not in _os.environ
+if OMP_WAIT_POLICY_SET:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 # Submodules and the public names, imported on first use (so `import influencer_gan` is quick).
 _SUBMODULES = ("looks", "avatars", "data", "photos", "files", "streams", "make_data", "cbn", "models",

@@ -11,6 +11,8 @@ opens the weights shipped inside the package.
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
@@ -20,7 +22,40 @@ import torch.nn.functional as Fn
 from .train import CONFIG, MODEL, TrainConfig, build_networks, read_checkpoint, to_img, to_net
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+# The personal condition's sliders and their ranges (those of looks.personalize and of the
+# training prior, data.sample_condition): outside them the model was never trained.
+SLIDERS = {"vivid": (-1.0, 1.0), "warmth": (-1.0, 1.0), "strength": (0.0, 1.0)}
+
+
+def check_condition(**sliders: float) -> None:
+    """Raise a ValueError naming the first slider outside its range (see `SLIDERS`)."""
+    for name, value in sliders.items():
+        lo, hi = SLIDERS[name]
+        if not lo <= float(value) <= hi:   # also refuses nan
+            raise ValueError(f"{name}={float(value):g} is out of range: {name} goes from {lo:g} to {hi:g}")
 ImageLike = Union["PIL.Image.Image", torch.Tensor, str, Path]  # noqa: F821
+
+
+def inference_threads() -> int:
+    """CPU threads for one `stylize` or `generate` call: torch's own setting, or 1 while OpenMP
+    spin-waits (torch was imported before influencer_gan and OMP_WAIT_POLICY is not set; see
+    the package's __init__). A single thread has no barrier to stall at when other processes
+    keep the cores busy, and at these sizes it is about as fast as two."""
+    return 1 if "OMP_WAIT_POLICY" not in os.environ else torch.get_num_threads()
+
+
+@contextmanager
+def _cpu_threads(device: torch.device):
+    n, old = inference_threads(), torch.get_num_threads()
+    if device.type != "cpu" or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _to_tensor(img: ImageLike) -> torch.Tensor:
@@ -107,14 +142,17 @@ class LookModel(_Loaded):
         """Restyle `image` (PIL, path, (3,H,W) or (B,3,H,W) tensor in [0,1]); output keeps its size.
 
         Returns the same kind it was given: a PIL image for PIL/path input, a tensor otherwise.
+        `vivid` and `warmth` go from -1 to 1, `strength` from 0 to 1 (a ValueError outside).
         """
-        s = style if style is not None else self.style_code(look, reference)
-        tensor_in = torch.is_tensor(image)
-        x = _to_tensor(image)
-        batched = x.dim() == 4
-        x = (x if batched else x[None]).to(self.device)
-        c = torch.tensor([[vivid, warmth, strength]], dtype=torch.float32, device=self.device)
-        out = to_img(self.nets["G"](to_net(x), s.expand(x.shape[0], -1), c.expand(x.shape[0], -1)))
+        check_condition(vivid=vivid, warmth=warmth, strength=strength)
+        with _cpu_threads(self.device):
+            s = style if style is not None else self.style_code(look, reference)
+            tensor_in = torch.is_tensor(image)
+            x = _to_tensor(image)
+            batched = x.dim() == 4
+            x = (x if batched else x[None]).to(self.device)
+            c = torch.tensor([[vivid, warmth, strength]], dtype=torch.float32, device=self.device)
+            out = to_img(self.nets["G"](to_net(x), s.expand(x.shape[0], -1), c.expand(x.shape[0], -1)))
         if tensor_in:
             return out if batched else out[0]
         return _to_pil(out[0])
@@ -147,7 +185,8 @@ class AvatarModel(_Loaded):
         style_look = L.IDENTITY if look is None else (L.NAMED[look] if isinstance(look, str) else look)
         style = style_look.vector()[None].expand(n, -1).to(self.device)
         z = torch.randn(n, self.config.z_dim, generator=g).to(self.device)
-        out = to_img(self.nets["G"](z, style, cond))
+        with _cpu_threads(self.device):
+            out = to_img(self.nets["G"](z, style, cond))
         if return_tensor:
             return out, chosen
         return [_to_pil(o) for o in out], chosen
