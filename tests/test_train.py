@@ -1,5 +1,6 @@
 """The training loop (§3.3): learning, checkpoints, resume, refusal, NaN guard, Ctrl-C, DDP."""
 import json
+import math
 import os
 import signal
 import subprocess
@@ -30,12 +31,33 @@ def test_config_roundtrip_and_validation(tmp_path):
         TrainConfig(content_dir="a")
 
 
-def test_short_looks_run_lowers_cycle_loss(tmp_path):
-    cfg = tiny(tmp_path, steps=40, lr_g=1e-3, lr_d=1e-3, decay_start=1.0, ckpt_every=1000)
-    hist = train(cfg, progress=False).history
-    first = sum(h["cyc"] for h in hist[:5]) / 5
-    last = sum(h["cyc"] for h in hist[-5:]) / 5
+class _OneBatch:
+    """A stream that serves the same batch at every step."""
+
+    def __init__(self, batch):
+        self._batch = batch
+
+    def batch(self, generator=None):
+        return self._batch
+
+
+def test_looks_trainer_fits_one_batch(tmp_path):
+    """The trainer learns, asserted robustly ("overfit one batch"): fed the same batch again and
+    again with the paired loss on, G's error against the exact ground truth falls by more than
+    30 % in 30 steps. Measured: by 53 % to 79 % over seeds, ATen's AVX2 and plain kernels, and
+    two generator designs. (The cycle loss of a 40-step GAN run on fresh batches is not a robust
+    signal: it fell by 30 % on one CPU and by 10 % on another, and is not asserted.)"""
+    cfg = tiny(tmp_path, steps=30, lr_g=1e-3, lr_d=1e-3, decay_start=1.0, ckpt_every=1000, lambda_paired=10.0)
+    trainer = Trainer(cfg, progress=False)
+    trainer.stream = _OneBatch(trainer.stream.batch(torch.Generator().manual_seed(0)))
+    err = [trainer.step()["paired"] for _ in range(cfg.steps)]
+    first, last = sum(err[:5]) / 5, sum(err[-5:]) / 5
     assert last < 0.7 * first, (first, last)
+
+
+def test_short_looks_run_writes_weights(tmp_path):
+    hist = train(tiny(tmp_path, steps=2, ckpt_every=1000), progress=False).history
+    assert len(hist) == 2 and all(math.isfinite(v) for h in hist for v in h.values())
     assert (tmp_path / "run" / MODEL).exists() and (tmp_path / "run" / "config.json").exists()
 
 
@@ -52,7 +74,6 @@ def test_ac_gan_classifier_loss_for_avatars(tmp_path):
     t = Trainer(tiny(tmp_path, task="avatars", steps=2, lambda_cls=1.0, ckpt_every=1000), progress=False)
     logs = t.step()
     # chance level for the groups (5, 2, 4, 5, 2, 2) is the mean of their log sizes
-    import math
     chance = sum(math.log(n) for n in (5, 2, 4, 5, 2, 2)) / 6
     assert abs(logs["cls_D"] - chance) < 0.5 and abs(logs["cls"] - chance) < 0.5
     with pytest.raises(ValueError, match="lambda_cls"):
