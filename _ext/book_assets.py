@@ -1,9 +1,11 @@
 """Small Sphinx fixes for the web book (loaded by _config.yml: sphinx.local_extensions).
 
-1. jupyter-book 1.x adds *every* .js file under _static to html_js_files. Our vendored MathJax
-   (_static/mathjax/tex-chtml-full.js) is already loaded once, deferred and configured, through
-   `mathjax_path`; a second, undeferred copy makes MathJax throw
-   "Cannot set property Package of #<Object> which has only a getter". Drop the copy.
+1. jupyter-book 1.x adds *every* .js and .css file under _static to every page
+   (html_js_files, html_css_files). Our vendored MathJax (_static/mathjax/tex-chtml-full.js) is
+   already loaded once, deferred and configured, through `mathjax_path`; a second, undeferred
+   copy makes MathJax throw "Cannot set property Package of #<Object> which has only a getter".
+   The studio's web demo (_static/studio/: its page, script, style and onnxruntime-web) belongs
+   to its own page, shown in an iframe by chapter 7, not to every page of the book. Drop both.
 2. Sphinx 7.4 registers inline scripts that extensions add after the builder starts (sphinx-thebe,
    sphinx-togglebutton) twice: once as `_JavaScript(None, body=...)`, once as `_JavaScript('', ...)`,
    which are not deduplicated. A repeated `const THEBE_JS_URL = ...` is a SyntaxError in the
@@ -11,7 +13,7 @@
 """
 from __future__ import annotations
 
-VENDORED_PREFIXES = ("mathjax/",)
+VENDORED_PREFIXES = ("mathjax/", "studio/")
 
 
 def _drop_autoadded_vendor_js(app, config):
@@ -19,6 +21,9 @@ def _drop_autoadded_vendor_js(app, config):
         return entry[0] if isinstance(entry, (tuple, list)) else entry
     config.html_js_files = [
         f for f in config.html_js_files if not str(name(f)).startswith(VENDORED_PREFIXES)
+    ]
+    config.html_css_files = [
+        f for f in config.html_css_files if not str(name(f)).startswith(VENDORED_PREFIXES)
     ]
 
 
