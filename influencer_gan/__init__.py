@@ -16,6 +16,11 @@ Each module holds one concept of the source document:
     losses.py   §4.1–§4.5  the adversarial, cycle-consistency and identity losses
     train.py    §3.3       the adversarial training loop, checkpoints, DDP
     api.py      §3.4       inference: load_pretrained(...).stylize / .generate
+
+Speed on a busy CPU: import influencer_gan before torch (the CLI does) and the package sets
+OMP_WAIT_POLICY=PASSIVE, so OpenMP threads sleep instead of spinning while another program
+keeps a core busy. If torch was imported first, `stylize` and `generate` run on one thread;
+to keep several, start Python with OMP_WAIT_POLICY=PASSIVE in the environment.
 """
 __version__ = "0.1.0"
 
