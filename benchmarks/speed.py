@@ -114,6 +114,20 @@ for _ in range(int(sys.argv[2])):
     cpu.append(time.process_time() - c0)
 print(json.dumps({"times": times, "cpu": cpu, "threads": ig.api.inference_threads()}))
 """
+SPIN_CHILD = r"""
+import json, sys, time
+if sys.argv[1] == "torch-first":
+    import torch
+import influencer_gan
+import torch
+torch.set_num_threads(2)
+x = torch.rand(200_000)
+t0, c0 = time.perf_counter(), time.process_time()
+for _ in range(1500):
+    x.add_(1e-9)           # one small 2-thread operation ...
+    time.sleep(0.0002)     # ... and a pause, the rhythm of a program between operations
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+"""
 BUSY_LOOP = "import os\ntry:\n    os.sched_setaffinity(0, {0})\nexcept (AttributeError, OSError):\n    pass\nwhile True:\n    pass\n"
 TUNED_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "2"}
 USER_PATHS = (("default", "package first (python -c, the CLI)", "package-first", {}),
@@ -146,8 +160,22 @@ def user_stylize(order: str, extra_env: dict, loaded: bool, n: int) -> dict:
             "n": n, "threads": r["threads"]}
 
 
+def spin_check() -> dict:
+    """The cause, measured: 1500 small 2-thread operations with pauses between them, in a plain
+    environment, with the package imported before torch (OMP_WAIT_POLICY=PASSIVE) and after it
+    (OpenMP's spinning default: the waiting thread burns CPU that other work needs)."""
+    out = {}
+    for order in ("package-first", "torch-first"):
+        r = subprocess.run([sys.executable, "-c", SPIN_CHILD, order], env=plain_env({}),
+                           capture_output=True, text=True, check=True)
+        out[order] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
 def user_path(n: int) -> dict:
     res = {"date": _report.now(), "command": _report.command(), "load_before": _report.load_average(), "rows": []}
+    res["spin"] = spin_check()
+    print("spin check:", json.dumps(res["spin"]), flush=True)
     for kind, label, order, extra in USER_PATHS:
         row = {"kind": kind, "label": label, "order": order, "env": extra}
         for loaded in (False, True):
@@ -357,6 +385,12 @@ def render_user_path(u) -> list[str]:
         cells = [f"{_ms(row[k]['median'])} / {_ms(row[k]['max'])}"
                  + (f" (CPU {_ms(row[k]['cpu'])})" if "cpu" in row[k] else "") for k in ("idle", "loaded")]
         lines.append(f"| {row['kind']} | {row['label']} | {row['idle']['threads']} | {cells[0]} | **{cells[1]}** |")
+    if "spin" in u:
+        sp = u["spin"]
+        lines += ["", "The cause, measured (`spin_check`: 1500 small 2-thread operations with short pauses, plain "
+                  f"environment): package imported first (PASSIVE) {sp['package-first']['wall']:.1f} s wall, "
+                  f"{sp['package-first']['cpu']:.1f} s CPU; torch imported first (OpenMP threads spin) "
+                  f"{sp['torch-first']['wall']:.1f} s wall, {sp['torch-first']['cpu']:.1f} s CPU."]
     return lines + [""]
 
 
