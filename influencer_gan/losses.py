@@ -181,6 +181,23 @@ def attribute_loss(logits: torch.Tensor, onehot: torch.Tensor, group_sizes) -> t
     return torch.stack(losses_).mean()
 
 
+def contrastive_agreement(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """InfoNCE (van den Oord et al. 2018; SimCLR's loss) between two views of the same feeds.
+
+    a[i] and b[i] are style codes of two *disjoint* sets of posts from feed i; every other
+    row of the batch is another feed.  The loss is the cross-entropy of recognising b[i]
+    among all b's from a[i] (and the other way round) by cosine similarity / temperature:
+    it makes the codes of the same look agree and those of different looks differ.  A feed
+    gives exactly this much supervision — which posts belong together — and no ground
+    truth of what was done to them, so the style encoder can learn without pairs.
+
+    a, b: (B, D) → a scalar (log B at chance, 0 when every feed is recognised surely)."""
+    a, b = F.normalize(a.float(), dim=1), F.normalize(b.float(), dim=1)
+    logits = a @ b.t() / temperature
+    target = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
 def gan_loss_fns(kind: str):
     """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) for `kind` in
     "minimax" (§4.1 literally), "nonsaturating" (§4.5), "lsgan", "hinge"."""
@@ -194,4 +211,5 @@ __all__ = [
     "minimax_value", "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
     "conditional_minimax_value", "cycle_consistency_loss", "identity_loss", "loss_D", "loss_G",
     "lsgan_d_loss", "lsgan_g_loss", "attribute_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
+    "contrastive_agreement",
 ]

@@ -322,13 +322,14 @@ UNSEEN_SEEDS = tuple(range(10_000, 10_010))  # `looks.random_look` seeds kept ou
 N_REFS = 5
 
 
-def test_crops(size: int = 256, n_random: int = 2, seed: int = 0, photos: Optional[int] = None) -> torch.Tensor:
+def test_crops(size: int = 256, n_random: int = 2, seed: int = 0, photos: Optional[int] = None,
+               split: str = "test") -> torch.Tensor:
     """Held-out content: per test photo, its centre square (short side resized to `size`)
     and `n_random` random square crops (a quarter to all of the short side), all `size` px."""
     from .api import _square
     from .data import crop_boxes, cut, load_photos
     g = torch.Generator().manual_seed(seed)
-    items = load_photos("test")[:photos]
+    items = load_photos(split)[:photos]
     out = []
     for _, photo in items:
         out.append(_square(photo, size))
@@ -404,7 +405,7 @@ def score_looks(named: NamedFn, reference: Optional[RefFn] = None, protocol: Opt
     (grain on) on held-out val/test crops, applied at c = (0, 0, 1).
     """
     p = protocol or looks_protocol(quick)
-    x = test_crops(p["size"], p["n_random"], photos=p["photos"])
+    x = test_crops(p["size"], p["n_random"], photos=p["photos"], split=p.get("split", "test"))
     per_look: dict = {}
     per_cond: dict = {}
     total: dict = {}

@@ -32,16 +32,22 @@ def sample_condition(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.stack([vivid, warmth, strength], dim=1)
 
 
-def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed") -> torch.Tensor:
+PRIOR_POOL_MAX = 10_000  # seeds from 10 000 on are kept out of training (metrics.UNSEEN_SEEDS, ...)
+
+
+def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed", prior_pool: int = 0) -> torch.Tensor:
     """Draw `n` look vectors `(n, P)`: "named" picks uniformly among `looks.NAMED`, "prior"
     draws `looks.random_look(seed)` with a seed from the generator, "mixed" does each half of
-    the time."""
+    the time. `prior_pool > 0` draws the prior's seeds from `range(prior_pool)` only: a fixed
+    set of that many looks, each made once and then cached (a fresh draw costs ~20 ms)."""
+    if not 0 <= prior_pool <= PRIOR_POOL_MAX:
+        raise ValueError(f"prior_pool must be in [0, {PRIOR_POOL_MAX}], got {prior_pool}")
     if mode not in ("mixed", "named", "prior"):
         raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {mode!r}")
     names = list(_looks.NAMED)
     u = torch.rand(n, generator=generator)
     idx = torch.randint(len(names), (n,), generator=generator)
-    seeds = torch.randint(2 ** 31 - 1, (n,), generator=generator)
+    seeds = torch.randint(prior_pool or 2 ** 31 - 1, (n,), generator=generator)
     use_named = {"named": torch.ones(n, dtype=torch.bool), "prior": torch.zeros(n, dtype=torch.bool),
                  "mixed": u < 0.5}[mode]
     rows = [_looks.NAMED[names[int(i)]].vector() if named else _looks.random_look(int(s)).vector()
@@ -100,7 +106,7 @@ class LookStream:
       (the style references y_style of §4.5);
     * `c` `(B,3)`: the personal condition (vivid, warmth, strength), see `sample_condition`;
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
-      "named", "prior" or "mixed");
+      "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
     * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c, grain=False)`.
 
     Folder mode (`content_dir` and `styled_dir`: your own photos and an influencer's feed): `x`
@@ -115,8 +121,9 @@ class LookStream:
 
     def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
                  looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
-                 device="cpu", rank: int = 0, world_size: int = 1):
+                 device="cpu", rank: int = 0, world_size: int = 1, prior_pool: int = 0):
         self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
+        self.prior_pool = int(prior_pool)
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
         if looks not in ("mixed", "named", "prior"):
             raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {looks!r}")
@@ -153,7 +160,7 @@ class LookStream:
             refs = self.styled.crops(B * K, S, g).view(B, K, 3, S, S)
             c = torch.tensor([0.0, 0.0, 1.0]).repeat(B, 1)
             return dict(x=x.to(dev), y=y.to(dev), refs=refs.to(dev), c=c.to(dev), params=None, x_gt=None)
-        params = sample_looks(B, g, self.looks)
+        params = sample_looks(B, g, self.looks, self.prior_pool)
         c = sample_condition(B, g)
         x = self._crops(B, g)
         y = self._crops(B, g)

@@ -46,7 +46,8 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from . import losses
-from .models import AvatarGenerator, Discriminator, LookGenerator, StyleEncoder
+from .models import (AvatarGenerator, ColourCritic, Discriminator, LookGenerator, StyleEncoder,
+                     shrunk_statistics)
 
 CHECKPOINT = "checkpoint.safetensors"   # full training state (resume)
 MODEL = "model.safetensors"             # inference weights only (EMA generator, style encoder)
@@ -62,37 +63,52 @@ class TrainingError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
+    """Every setting of a run. The defaults are the looks recipe users get (`train looks`
+    without --config): the document's *unpaired* method — adversarial + cycle-consistency
+    losses, no ground truth — with the choices that made it learn many looks (see
+    benchmarks/RESULTS.md, quality): the white-box slider editor as G's head, a colour-statistics
+    critic as D, a style encoder trained by contrastive agreement of two halves of each feed,
+    the non-saturating loss with Adam (0, 0.99), lr 3e-4 / 6e-4, EMA. configs/looks.json is this
+    recipe for the shipped weights; configs/avatars.json the avatars'."""
     task: str = "looks"                 # "looks" or "avatars"
     steps: int = 2000
-    batch_size: int = 8
-    image_size: int = 64
+    batch_size: int = 32
+    image_size: Optional[int] = None    # None: the task's own (looks 32 px, avatars 64 px)
     # -- networks
     style_dim: int = 64                 # looks: size of the style code read from references
     ngf: int = 32
     n_blocks: int = 4
     backbone: str = "resnet"            # "resnet" or "unet"
-    head: str = "color"                 # "color" (colour transform at full res), "params" or "rgb"
-    work_size: int = 64                 # looks: resolution the generator thinks at
+    head: str = "params"                # "params" (slider editor), "color" (colour transform) or "rgb"
+    work_size: int = 64                 # looks, "color"/"rgb" heads: resolution the generator thinks at
     ndf: int = 64
     d_layers: int = 3                   # 3 -> the 70x70 PatchGAN
+    d_arch: str = "colour"              # looks: "colour" (ColourCritic) or "patch" (PatchGAN)
+    d_size: int = 16                    # looks, "colour": the size D shrinks images to (grain out)
+    encoder: str = "stats"              # looks: StyleEncoder on colour "stats" alone or "conv+stats"
+    d_cond: str = "code"                # looks: D reads [style code, c] ("code") or [the references'
+                                        # colour statistics, c] ("stats")
     z_dim: int = 128                    # avatars: noise dimension
-    refs: int = 5                       # looks: reference images per style code
+    refs: int = 6                       # looks: reference images per style code
     # -- losses (§4)
-    gan_loss: str = "lsgan"             # "minimax", "nonsaturating", "lsgan", "hinge"
-    lambda_cyc: float = 10.0            # λ of §4.5
+    gan_loss: str = "nonsaturating"     # "minimax", "nonsaturating", "lsgan", "hinge"
+    lambda_cyc: float = 1.0             # λ of §4.5
     lambda_id: float = 0.0              # identity loss weight (see losses.identity_loss)
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
     lambda_cls: float = 0.0             # avatars: AC-GAN auxiliary attribute classifier in D
+    lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
+    style_temperature: float = 0.1
     # -- optimisation
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    lr_g: float = 3e-4
+    lr_d: float = 6e-4
+    beta1: float = 0.0
+    beta2: float = 0.99
     decay_start: float = 0.5            # fraction of steps after which the lr decays linearly to 0
-    ema_decay: float = 0.999
-    pool_size: int = 50
+    ema_decay: float = 0.99
+    pool_size: int = 0
     # -- data
     looks: str = "mixed"                # "mixed", "named" or "prior"
+    prior_pool: int = 2000              # > 0: the prior's looks come from a fixed pool of this many
     data_root: str = "data"
     content_dir: Optional[str] = None   # your own neutral photos ...
     styled_dir: Optional[str] = None    # ... and an influencer's feed
@@ -112,9 +128,12 @@ class TrainConfig:
                       "ckpt_every", "out", "data_root")
 
     def __post_init__(self):
+        if self.image_size is None:
+            self.image_size = 32 if self.task == "looks" else 64
         choices = {"task": ("looks", "avatars"), "backbone": ("resnet", "unet"),
                    "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
-                   "looks": ("mixed", "named", "prior")}
+                   "looks": ("mixed", "named", "prior"), "d_arch": ("patch", "colour"),
+                   "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
@@ -123,6 +142,8 @@ class TrainConfig:
                 raise ValueError(f"config: {name} must be a positive integer, got {getattr(self, name)}")
         if (self.content_dir is None) != (self.styled_dir is None):
             raise ValueError("config: --content and --styled go together (your photos and the influencer's feed)")
+        if self.lambda_style and self.refs < 2:
+            raise ValueError("config: lambda_style compares two disjoint sets of references: refs must be >= 2")
         if self.task != "avatars" and self.lambda_cls:
             raise ValueError("config: lambda_cls (the AC-GAN attribute classifier) is for the avatars task")
         if self.task == "avatars" and self.content_dir:
@@ -198,9 +219,13 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
         look_g = lambda: LookGenerator(style_dim=cfg.style_dim, cond_dim=COND_DIM, ngf=cfg.ngf,
                                        n_blocks=cfg.n_blocks, backbone=cfg.backbone,
                                        head=cfg.head, work_size=cfg.work_size)
-        return {"E": StyleEncoder(style_dim=cfg.style_dim), "G": look_g(), "F": look_g(),
-                "D": Discriminator(in_channels=3, cond_dim=cfg.style_dim + COND_DIM,
-                                   ndf=cfg.ndf, n_layers=cfg.d_layers)}
+        from .models import N_STATS
+        cond_dim = (N_STATS if cfg.d_cond == "stats" else cfg.style_dim) + COND_DIM
+        D = (ColourCritic(cond_dim=cond_dim, hidden=4 * cfg.ndf, size=cfg.d_size) if cfg.d_arch == "colour"
+             else Discriminator(in_channels=3, cond_dim=cond_dim, ndf=cfg.ndf, n_layers=cfg.d_layers))
+        return {"E": StyleEncoder(style_dim=cfg.style_dim, work_size=cfg.image_size,
+                                conv=cfg.encoder == "conv+stats"),
+                "G": look_g(), "F": look_g(), "D": D}
     from .avatars import ATTR_DIM
     from .looks import N_PARAMS
     return {"G": AvatarGenerator(input_dim=cfg.z_dim, output_dim=3, style_dim=N_PARAMS,
@@ -215,7 +240,7 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
     if cfg.task == "avatars":
         return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed)
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
-                           refs=cfg.refs, looks=cfg.looks, seed=cfg.seed,
+                           refs=cfg.refs, looks=cfg.looks, seed=cfg.seed, prior_pool=cfg.prior_pool,
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
                            rank=rank, world_size=world)
 
@@ -433,12 +458,26 @@ class Trainer:
         """G(x | s, c) with s = E(refs); F(G(x)) and G(F(y)) for the cycle loss (§4.3, §4.5)."""
         m, cfg = self.models, self.cfg
         x, y, c = to_net(b["x"]), to_net(b["y"]), b["c"]
-        s = m["E"](to_net(b["refs"]))
+        extra = {}
+        one_feed = getattr(self.stream, "folder_mode", False)
+        if cfg.lambda_style and not one_feed:
+            # E learns from what a feed does tell: which posts belong together. The codes of
+            # two disjoint halves of each feed's references must agree, and differ from the
+            # other feeds' (losses.contrastive_agreement). G and D then read a fixed code.
+            codes = m["E"](to_net(b["refs"]), per_reference=True)
+            half = codes.shape[1] // 2
+            extra["style"] = (cfg.lambda_style, losses.contrastive_agreement(
+                codes[:, :half].mean(1), codes[:, half:].mean(1), cfg.style_temperature))
+            s = codes.mean(1).detach()
+        elif cfg.lambda_style:   # your own folders: one feed, nothing to contrast it with
+            s = m["E"](to_net(b["refs"])).detach()
+        else:
+            s = m["E"](to_net(b["refs"]))
         fake_y = m["G"](x, s, c)
         rec_x = m["F"](fake_y, s, c)
         fake_x = m["F"](y, s, c)
         rec_y = m["G"](fake_x, s, c)
-        extra = {"cyc": (cfg.lambda_cyc, losses.cycle_consistency_loss(x, rec_x, y, rec_y))}
+        extra["cyc"] = (cfg.lambda_cyc, losses.cycle_consistency_loss(x, rec_x, y, rec_y))
         if cfg.lambda_id:
             extra["id"] = (cfg.lambda_id, losses.identity_loss(y, m["G"](y, s, c)))
         if cfg.lambda_paired:
@@ -446,8 +485,11 @@ class Trainer:
                 raise TrainingError("lambda_paired needs ground truth, which your own folders do not have")
             extra["paired"] = (cfg.lambda_paired, (fake_y - to_net(b["x_gt"])).abs().mean())
         cond = torch.cat([s, c], 1)
-        # D conditions on the style code without sending gradients into the encoder:
-        # E learns only from G's losses (as in StarGAN v2's style encoder).
+        if cfg.d_cond == "stats":   # D compares with the feed itself: its references' statistics
+            with torch.no_grad():
+                cond = torch.cat([shrunk_statistics(to_net(b["refs"]), cfg.d_size), c.float()], 1)
+        # D conditions on the style code without sending gradients into the encoder: E learns
+        # from the contrastive loss above or, without it, only from G's losses (as in StarGAN v2).
         return fake_y, cond, y, cond.detach(), extra
 
     def _avatars_forward(self, b):

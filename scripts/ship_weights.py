@@ -34,6 +34,10 @@ def main(argv=None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("name", choices=["looks", "avatars"])
     ap.add_argument("--note", default="", help="anything a reader of the model card must know")
+    ap.add_argument("--hardware", default=None,
+                    help="where it was trained (default: this machine's CPU, 1 thread, shared)")
+    ap.add_argument("--trained-by", default=None,
+                    help="the training command (default: influencer-gan train NAME --config configs/NAME.json)")
     a = ap.parse_args(argv)
 
     tensors, meta = read_checkpoint(a.run / MODEL)
@@ -58,15 +62,15 @@ def main(argv=None) -> int:
     size_mb = os.path.getsize(out / MODEL) / 1e6
     card = f"""# Model card: `load_pretrained("{a.name}")`
 
-* **Trained by** `influencer-gan train {a.name} --config configs/{a.name}.json` (the committed
+* **Trained by** `{a.trained_by or f"influencer-gan train {a.name} --config configs/{a.name}.json"}` (the committed
   config; `config.json` here is the run's own copy), then shipped with
   `python scripts/ship_weights.py {a.run} {a.name}` at commit {commit}.
 * **Data**: the embedded data set only (`influencer_gan.data`, rendered on the fly; nothing
   downloaded). {"Avatars: procedural avatars with attributes, half of them in a named look." if a.name == "avatars" else "Looks: crops of the bundled training photos and scenes in the configured looks."}
 * **Steps**: {meta["step"]} of batch {config["batch_size"]} at {config["image_size"]} px;
   **wall-clock** {seconds / 60:.1f} min.
-* **Hardware**: {cpu_name()}, CPU only, 1 thread (`OMP_NUM_THREADS=1`), on a shared 2-core
-  machine; torch {torch.__version__}.
+* **Hardware**: {a.hardware or f"{cpu_name()}, CPU only, 1 thread (`OMP_NUM_THREADS=1`), on a shared 2-core machine"};
+  torch {torch.__version__}.
 * **Weights**: the EMA generator{" and style encoder" if a.name == "looks" else ""} in {"float16" if half else "float32"},
   {size_mb:.1f} MB (safetensors{'; loading casts to float32' if half else ''}).
 

@@ -110,3 +110,15 @@ def test_attribute_loss_is_mean_cross_entropy_over_groups():
     assert losses.attribute_loss(logits, onehot, (3, 2)).item() == pytest.approx((ce1 + ce2) / 2, rel=1e-6)
     with pytest.raises(ValueError, match="add up"):
         losses.attribute_loss(logits, onehot, (3, 3))
+
+
+def test_contrastive_agreement_rewards_matching_feeds():
+    from influencer_gan.losses import contrastive_agreement
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(16, 8, generator=g)
+    same = contrastive_agreement(a, a + 0.01 * torch.randn(16, 8, generator=g))
+    shuffled = contrastive_agreement(a, a[torch.randperm(16, generator=g)])
+    assert same < 0.1 < math.log(16) - 1 < shuffled          # log B is chance
+    b = torch.randn(16, 8, generator=g, requires_grad=True)
+    contrastive_agreement(a, b).backward()
+    assert torch.isfinite(b.grad).all() and b.grad.abs().sum() > 0

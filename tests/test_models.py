@@ -262,3 +262,60 @@ def test_count_parameters():
     D = Discriminator(cond_dim=0, ndf=8, n_layers=1, spectral_norm=False, global_stats=False)
     # conv 3->8 (4x4) + conv 8->16 (4x4) + conv 16->1 (4x4), with biases
     assert count_parameters(D) == (3 * 8 * 16 + 8) + (8 * 16 * 16 + 16) + (16 * 16 + 1)
+
+
+# -- colour statistics: the binned histogram, NaN-safe spreads, the colour critic --------------
+def _triangular_histogram(v, bins):
+    """The reference: compare every value with every bin centre (what the binning replaces)."""
+    centres = (torch.arange(bins, dtype=v.dtype) + 0.5) / bins
+    w = (1 - (v.unsqueeze(-1) - centres).abs() * bins).clamp(min=0)
+    return (w / w.sum(-1, keepdim=True).clamp(min=1e-6)).mean(2)
+
+
+def test_binned_histogram_equals_triangular_kernels_and_their_gradient():
+    from influencer_gan.models import _soft_histogram
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(3, 4, 500, generator=g, dtype=torch.float64)
+    v[0, 0, :20], v[0, 0, 20:40] = 0.0, 1.0            # values beyond the outer centres
+    v.requires_grad_(True)
+    weights = torch.arange(8, dtype=torch.float64) ** 2
+    h_ref, h = _triangular_histogram(v, 8), _soft_histogram(v, 8)
+    assert torch.allclose(h, h_ref, atol=1e-12)
+    assert torch.allclose(h.sum(-1), torch.ones(3, 4, dtype=torch.float64))
+    g_ref, = torch.autograd.grad((h_ref * weights).sum(), v)
+    g_new, = torch.autograd.grad((_soft_histogram(v, 8) * weights).sum(), v)
+    assert torch.allclose(g_new, g_ref, atol=1e-10) and g_new.abs().sum() > 0
+
+
+def test_colour_statistics_are_finite_in_a_double_backward_on_constant_images():
+    # R1 (a gradient penalty) differentiates twice; std() of a constant channel gave NaN there
+    from influencer_gan.models import ColourCritic
+    x = torch.rand(3, 3, 32, 32)
+    x[0] = 0.5                       # a flat grey crop
+    x[1, 2] = 0.0                    # one constant channel
+    x.requires_grad_(True)
+    for D in (ColourCritic(cond_dim=0, hidden=16), Discriminator(cond_dim=0, ndf=4, n_layers=1)):
+        grad, = torch.autograd.grad(D(x * 2 - 1).sum(), x, create_graph=True)
+        (grad ** 2).sum().backward()
+        assert torch.isfinite(grad).all() and torch.isfinite(x.grad).all()
+        x.grad = None
+
+
+def test_colour_critic_ignores_grain_and_reads_colour_and_condition():
+    from influencer_gan import looks as L
+    from influencer_gan.models import ColourCritic
+    torch.manual_seed(0)
+    D = ColourCritic(cond_dim=5, hidden=32, size=16, spectral_norm=False).eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(4, 3, 16, 16, generator=g)
+    img = torch.nn.functional.interpolate(x, size=64, mode="bilinear", align_corners=False)
+    cond = torch.randn(4, 5, generator=g)
+    grainy = L.apply(img, L.Look(grain=0.8), grain=True, seed=3)
+    warm = L.apply(img, "golden_hour", grain=False)
+    base = D(img * 2 - 1, cond)
+    assert base.shape == (4, 1, 1, 1)
+    # heavy grain (σ ≈ 0.05 per pixel) barely moves D: a 4×4 box filter averages it away
+    grain_change = (D(grainy * 2 - 1, cond) - base).abs().mean()
+    look_change = (D(warm * 2 - 1, cond) - base).abs().mean()
+    assert grain_change < 0.2 * look_change
+    assert (D(img * 2 - 1, -cond) - base).abs().mean() > 0
