@@ -107,7 +107,15 @@ def main(argv=None) -> int:
     p.add_argument("--update-avatars", type=Path, metavar="JSON",
                    help="re-measure only the avatars model (shipped or --avatars-checkpoint) and merge it "
                         "into this saved results/quality.json; RESULTS.md says which command measured what")
+    p.add_argument("--sweep", type=Path, metavar="JSON",
+                   help="write the section from a finished benchmarks/unpaired_sweep.py run (results/unpaired_sweep.json), "
+                        "the shipped looks weights' metrics.json, --feed and the avatars of the saved results/quality.json")
+    p.add_argument("--feed", type=Path, metavar="JSON", default=Path(__file__).with_name("results") / "feed.json")
+    p.add_argument("--gpu", type=Path, metavar="JSON", help="the GPU figures of the shipped run (scripts/train_looks_gpu.py)")
+    p.add_argument("--selected", type=Path, metavar="JSON", help="the recipe selection (unpaired_sweep.py --select)")
     a = p.parse_args(argv)
+    if a.sweep:
+        return from_sweep(a)
     saved = a.update_avatars or a.from_json
     if saved:   # the text of a saved run is rendered with that run's budget and threads
         res = json.loads(saved.read_text())
@@ -321,6 +329,174 @@ def render(r: dict, a) -> str:
         note = note[0] if note and note[0] else ""
         lines.append(f"| {t} | {v} | {('yes' if ok else '**no**') + (f' — {note}' if note else '')} |")
     return "\n".join(lines)
+
+
+# -- the unpaired report: the shipped unpaired weights, the sweep, the feed ----------------------
+SWEEP_LABELS = {
+    "recipe": "the recipe (TrainConfig defaults)",
+    "paired": "paired upper bound: + 100 · L1 to the ground truth",
+    "recipe+lsgan": "LSGAN instead of the non-saturating loss",
+    "recipe+patchgan": "the package's PatchGAN (+ global statistics) instead of the colour critic",
+    "recipe+no_contrastive": "no contrastive loss: E learns only through G's losses",
+    "recipe+old_optimiser": "the old optimiser: lr_g 1e-3, Adam (0.5, 0.999), EMA 0.995",
+    "recipe+no_cycle": "no cycle loss (λ_cyc = 0)",
+    "recipe+cycle10": "λ_cyc = 10",
+    "recipe+batch64": "batch 64",
+    "recipe+conv_encoder": "E also reads convolutional features",
+    "recipe+pool50": "image pool of 50",
+    "recipe+fresh_prior": "a fresh prior look every time (no pool of 2,000)",
+    "recipe+image64": "64 px crops instead of 32",
+    "recipe+stats_cond": "D conditioned on the references' colour statistics",
+    "recipe+fast_lr": "lr_g 3e-4, lr_d 6e-4",
+    "recipe+stats_cond_fast_lr": "D on the references' statistics, lr 3e-4 / 6e-4",
+    "recipe+fast_d": "lr_d 1e-3",
+    "recipe+stats_cond_fast_d": "D on the references' statistics, lr_d 1e-3",
+    "recipe+stats_cond_lsgan": "D on the references' statistics, LSGAN",
+    "recipe+stats_cond_batch64": "D on the references' statistics, batch 64",
+}
+
+
+def from_sweep(a) -> int:
+    """Re-render the quality section from saved runs (nothing is trained here)."""
+    sweep = json.loads(a.sweep.read_text())
+    old = json.loads((Path(__file__).with_name("results") / "quality.json").read_text())
+    res = {"date": _report.now(), "command": _report.command(), "sweep": sweep,
+           "looks": json.loads((WEIGHTS_DIR / "looks" / "metrics.json").read_text()),
+           "avatars": old.get("avatars"), "avatars_date": (old.get("avatars_update") or {}).get("date", old.get("date")),
+           "classifier": old.get("classifier"),
+           "feed": json.loads(a.feed.read_text()) if a.feed and a.feed.exists() else None,
+           "gpu": json.loads(a.gpu.read_text()) if a.gpu else None,
+           "selected": json.loads(a.selected.read_text()) if a.selected else None}
+    torch.set_num_threads(a.threads)
+    res["identity_per_look"] = {lk: M.score_looks(*M.identity_methods(), protocol=per_look_protocol(lk, False))["named"]
+                                for lk in a.cyclegan_looks.split(",")}
+    res["config"] = json.loads((WEIGHTS_DIR / "looks" / "config.json").read_text())
+    _report.save("quality", res, render_unpaired(res, a), a.results, False, a.no_write)
+    print(render_unpaired(res, a))
+    return 0
+
+
+def render_unpaired(r: dict, a) -> str:
+    sw, lk, cfg = r["sweep"], r["looks"], r["config"]
+    runs = sw["results"]
+    sargs = sw["args"]
+    m = sw["machine"]
+    gpu = r.get("gpu") or {}
+    lines = ["## Quality", "",
+             f"- written {r['date']} by `{r['command']}` from saved runs (nothing trained by that command); "
+             "the raw numbers are in benchmarks/results/quality.json and unpaired_sweep.json",
+             "- protocol (`metrics.evaluate`, `metrics.score_looks`): held-out test photos (coffee, chelsea): each one's "
+             "centre square and 2 random crops at 256 px; named looks × c ∈ {(0,0,1), (0.5,0,1), (0,0.5,1), (0,−0.5,0.6)} "
+             "(vivid, warmth, strength) against `looks.apply(..., grain=False)`; unseen looks = `random_look(10000..10009)` "
+             "described by 5 references rendered (grain on) on held-out val/test crops, at c = (0,0,1). ΔE2000 is the "
+             "mean CIEDE2000 over all pixels (scikit-image).", ""]
+    named, unseen = lk["rows"][0]["named"]["delta_e"], lk["rows"][0]["unseen"]["delta_e"]
+    ident = lk["rows"][1]
+    lines += [f"### Shipped looks model: unpaired, no ground truth (step {lk['model'].get('step', '?')})", "",
+              f"`load_pretrained(\"looks\")` is trained by `influencer-gan train looks --config configs/looks.json"
+              + (f" --device cuda --steps {gpu['steps']}" if gpu else "") + "` (inside `scripts/device_looks.sh`) "
+              f"(`configs/looks.json`, `lambda_paired = {cfg['lambda_paired']:g}`): adversarial loss + cycle loss "
+              f"(λ = {cfg['lambda_cyc']:g}) + the style encoder's contrastive loss, on crops of the bundled training photos "
+              f"in the 10 named looks and {cfg['prior_pool']} looks of the prior, batch {cfg['batch_size']} at "
+              f"{cfg['image_size']} px."
+              + (f" Trained on one {gpu['gpu']} with AMP ({gpu['amp']}): {gpu['steps']} steps in "
+                 f"{gpu['train_seconds'] / 60:.1f} min, {gpu['images_per_s']:.0f} images/s, peak GPU memory "
+                 f"{gpu['peak_memory_mb']:.0f} MiB." if gpu else ""), "",
+              M.format_table(lk).split("\n", 2)[2], ""]
+    # the sweep
+    sel = r.get("selected")
+    lines += ["### What makes unpaired training learn many looks (`benchmarks/unpaired_sweep.py`)", "",
+              f"Every run: {sargs['minutes']:g} min of wall clock or {sargs['steps']} steps on ONE CPU thread "
+              f"({m['cpu']}, {m['cores']} cores, one job per core, nothing else running), 32 px unless noted, "
+              "EMA of G scored with the full protocol above; the runs differ from the selected recipe in one thing each.", ""]
+    if sel:
+        lines += [f"The recipe was selected among {len(sel['validation'])} candidates by named + unseen ΔE2000 on the "
+                  "*validation* photos (never the test photos) after "
+                  f"{sel.get('minutes', 2)} min each: " + ", ".join(f"`{k}` {v:.2f}" for k, v in
+                                                                 sorted(sel["validation"].items(), key=lambda kv: kv[1]))
+                  + f"; selected `{sel['job']}`.", ""]
+    looks = a.cyclegan_looks.split(",")
+    lines += ["| run | steps | named ΔE2000 ↓ | unseen ΔE2000 ↓ | " + " | ".join(f"`{x}` ΔE2000" for x in looks) + " |",
+              "|---|---|---|---|" + "---|" * len(looks)]
+    lines.append("| identity (do nothing) | – | " + _f(ident["named"]["delta_e"]) + " | " + _f(ident["unseen"]["delta_e"])
+                 + " | " + " | ".join(_f(r["identity_per_look"][x]["delta_e"]) for x in looks) + " |")
+    order = [k for k in SWEEP_LABELS if k in runs] + [k for k in runs if k not in SWEEP_LABELS]
+    for k in order:
+        run = runs[k]
+        label = "CycleGAN configuration, one model for this look only" if k.startswith("cyclegan:") else SWEEP_LABELS.get(k, k)
+        sc = run.get("scores", {})
+        cells = [_f(sc.get("named", {}).get("delta_e")), _f(sc.get("unseen", {}).get("delta_e"))]
+        cells += [_f(run["per_look"][x]["delta_e"]) if x in run["per_look"] else "–" for x in looks]
+        lines.append(f"| {label}{' (`' + k.split(':')[1] + '`)' if k.startswith('cyclegan:') else ''} | "
+                     f"{run['train'].get('steps')} | " + " | ".join(cells) + " |")
+    lines.append("")
+    # the feed
+    fd = r.get("feed")
+    targets = [(f"named looks on held-out photos, trained without ground truth: ΔE2000 ≤ {TARGETS['named']:g}",
+                f"{named:.2f}", named <= TARGETS["named"]),
+               (f"looks never seen in training, from 5 references of other photos: ΔE2000 ≤ {TARGETS['unseen']:g}",
+                f"{unseen:.2f}", unseen <= TARGETS["unseen"])]
+    if fd:
+        lines += ["### A user's own feed (`benchmarks/feed.py`)", "",
+                  f"9 own photos (`--content`, validation crops) and 9 *other* photos in `{fd['look']}` (`--styled`, film "
+                  "grain on; a prior look the shipped model never trained on), `influencer-gan train looks --content "
+                  "content/ --styled styled/` (the default recipe; the run passed it as `--config`) stopped after "
+                  f"{fd['train_seconds'] / 60:.1f} min on {fd['threads']} CPU thread ({fd['steps_done']} steps; "
+                  f"{fd['machine']['cpu']}), then `stylize --checkpoint RUN --reference styled/` on the held-out test crops "
+                  "at c = (0,0,1):", "",
+                  "| method | ΔE2000 ↓ | PSNR ↑ | SSIM ↑ |", "|---|---|---|---|"]
+        for name, v in fd["methods"].items():
+            lines.append(f"| {name} | {_f(v['delta_e'])} | {_f(v['psnr'])} | {_f(v['ssim'], 3)} |")
+        lines.append("")
+        fe = fd["methods"]["trained on the feed (train + stylize --reference)"]["delta_e"]
+        targets.append(("a user's own single-look feed: ΔE2000 ≤ 3 within 5 CPU minutes",
+                        f"{fe:.2f} after {fd['train_seconds'] / 60:.1f} min", fe <= 3 and fd["train_seconds"] <= 300))
+    rec = runs.get("recipe")
+    if rec:
+        cg = {x: runs.get(f"cyclegan:{x}") for x in looks}
+        better = all(cg[x] and rec["per_look"][x]["delta_e"] < cg[x]["per_look"][x]["delta_e"] for x in looks)
+        targets.append(("unpaired better than the CycleGAN configuration at equal budget on both its looks",
+                        ", ".join(f"`{x}` {rec['per_look'][x]['delta_e']:.2f} vs {cg[x]['per_look'][x]['delta_e']:.2f}"
+                                  for x in looks if cg[x]), better))
+    if r.get("avatars"):
+        av = r["avatars"]
+        lines += [f"### Avatars model: {checkpoint_name(av)}", "",
+                  f"Measured {r.get('avatars_date')} (`python benchmarks/quality.py --update-avatars ...`); unchanged here.", "",
+                  M.format_table(av).split("\n", 2)[2], ""]
+        acc = av["rows"][0]["accuracy"]["all"]
+        targets.append((f"avatar condition accuracy (all attributes right) ≥ {100 * TARGETS['avatar_accuracy']:.0f} %",
+                        f"{100 * acc:.1f} %", acc >= TARGETS["avatar_accuracy"]))
+    lines += ["### Quality targets", "", "| target | measured | met? |", "|---|---|---|"]
+    for t, v, ok in targets:
+        lines.append(f"| {t} | {v} | {'yes' if ok else '**no**'} |")
+    lines += ["", "### Reading (hand-written, from the tables above)", ""] + READING
+    return "\n".join(lines)
+
+
+READING = [
+    "- **What the numbers support.** Against the recipe (one change at a time, equal budget): the colour critic beats "
+    "the package's PatchGAN, the contrastive style encoder beats an encoder that learns only through G, the cycle "
+    "loss at λ = 1 helps on average, the non-saturating loss beats LSGAN, and colour statistics alone beat adding "
+    "convolutional features to E. Conditioning D on the references' statistics instead of the style code was worse "
+    "in all five selection candidates that used it. lr 3e-4 / 6e-4 won the selection on validation photos. Batch 64 "
+    "scored better in fewer steps (562 in the same 3 minutes), a fresh prior look every time did about as well as the "
+    "pool of 2,000, and the old optimiser (lr_g 1e-3) was worse on named looks but better on unseen ones.",
+    "- **Why the targets are missed.** The generator's sliders point the right way but fall short: for "
+    "`teal_orange` the shipped model sets contrast 0.35 (truth 0.70), vibrance 0.10 (0.40) and a highlight tint of "
+    "about 60 % of the truth; for `vivid_pop` saturation 0.65 (1.00). Every run improved with more steps and larger "
+    "batches and none had converged: the shipped run is 837 steps (the GPU waited for crops cut on the CPU while "
+    "the sweep used 15 of 16 cores). The paired upper bound at the same budget is itself only at 4.90 named.",
+    "- **Why `teal_orange` fails most.** Its sliders are the most extreme of the named looks: a shadow tint of "
+    "amount 1.32 (the prior's tints stop at 0.7) with contrast 0.7, so the same shortfall costs it most; without "
+    "the cycle loss it improves (6.16 vs 8.55) while the average worsens — the inverse generator F cannot undo "
+    "clipped shadows exactly, so the cycle loss pulls strong edits towards the identity.",
+    "- **Grain** is kept out of what D compares (the colour critic box-filters images to 16 px) rather than made "
+    "learnable: a real feed has grain, the editor cannot reproduce the exact noise, and grain is not part of the "
+    "colour evaluation. Tests: `tests/test_models.py::test_colour_critic_ignores_grain_and_reads_colour_and_condition`.",
+    "- **colour_statistics** now bins its histograms (two scatter-adds, the same triangular kernels and gradients, "
+    "6.4 s → 1.6 s for the statistics of 384 crops of 64 px, one measurement on the busy 2-core machine) and uses sqrt(var + 1e-8), finite in a double "
+    "backward on constant channels (tests in `tests/test_models.py`).",
+]
 
 
 def checkpoint_name(res: dict) -> str:
