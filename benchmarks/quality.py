@@ -401,7 +401,11 @@ def render_unpaired(r: dict, a) -> str:
               f"{cfg['image_size']} px."
               + (f" Trained on one {gpu['gpu']} with AMP ({gpu['amp']}): {gpu['steps']} steps in "
                  f"{gpu['train_seconds'] / 60:.1f} min, {gpu['images_per_s']:.0f} images/s, peak GPU memory "
-                 f"{gpu['peak_memory_mb']:.0f} MiB." if gpu else ""), "",
+                 f"{gpu['peak_memory_mb']:.0f} MiB." if gpu else "")
+              + (f" Then resumed on one CPU thread to step {lk['model']['step']} (`influencer-gan train looks --config "
+                 f"configs/looks.json --resume --steps {lk['model']['step']} --device cpu`; the learning-rate schedule "
+                 "re-sized to the new length; see the model card)." if gpu and int(lk['model'].get('step', 0)) != gpu['steps'] else ""),
+              "",
               M.format_table(lk).split("\n", 2)[2], ""]
     # the sweep
     sel = r.get("selected")
@@ -482,10 +486,11 @@ READING = [
     "scored better in fewer steps (562 in the same 3 minutes), a fresh prior look every time did about as well as the "
     "pool of 2,000, and the old optimiser (lr_g 1e-3) was worse on named looks but better on unseen ones.",
     "- **Why the targets are missed.** The generator's sliders point the right way but fall short: for "
-    "`teal_orange` the shipped model sets contrast 0.35 (truth 0.70), vibrance 0.10 (0.40) and a highlight tint of "
-    "about 60 % of the truth; for `vivid_pop` saturation 0.65 (1.00). Every run improved with more steps and larger "
-    "batches and none had converged: the shipped run is 837 steps (the GPU waited for crops cut on the CPU while "
-    "the sweep used 15 of 16 cores). The paired upper bound at the same budget is itself only at 4.90 named.",
+    "`teal_orange` the shipped model sets contrast 0.35 (truth 0.70), vibrance 0.14 (0.40) and a highlight tint of "
+    "about 65 % of the truth. Every run improved with more steps and larger batches and none had converged: the "
+    "shipped run is 1,300 steps (837 on the GPU, which waited for crops cut on the CPU while the sweep used 15 of "
+    "16 cores; 6.19 named / 9.20 unseen there; then 463 on this CPU). The paired upper bound at the sweep's budget "
+    "is itself only at 4.90 named.",
     "- **Why `teal_orange` fails most.** Its sliders are the most extreme of the named looks: a shadow tint of "
     "amount 1.32 (the prior's tints stop at 0.7) with contrast 0.7, so the same shortfall costs it most; without "
     "the cycle loss it improves (6.16 vs 8.55) while the average worsens — the inverse generator F cannot undo "
