@@ -198,10 +198,15 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> Optional[torch.dtype]:
-    """bf16 where the GPU supports it, fp16 (with a GradScaler) otherwise, None (fp32) on CPU."""
+    """bf16 where the GPU computes it natively (Ampere and newer), fp16 (with a GradScaler)
+    otherwise — e.g. Colab's T4, where bf16 is only emulated and slow — None (fp32) on CPU."""
     if not enabled or device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:                      # torch < 2.3 counts only native support anyway
+        native_bf16 = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native_bf16 else torch.float16
 
 
 def dist_info() -> tuple[int, int]:
@@ -383,7 +388,13 @@ class Trainer:
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.models = {n: DDP(m, device_ids=ids, broadcast_buffers=False) for n, m in self.nets.items()}
+            # Batch-norm statistics stay per rank (broadcast_buffers=False). Newer torch warns that
+            # the flag is deprecated, and its own message says to keep it for rank-local buffers
+            # until a replacement that never syncs them exists; torch 2.1 knows only this flag.
+            import warnings
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+                self.models = {n: DDP(m, device_ids=ids, broadcast_buffers=False) for n, m in self.nets.items()}
         if config.compile:
             self.models = {n: torch.compile(m) for n, m in self.models.items()}
 
