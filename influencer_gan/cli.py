@@ -204,7 +204,8 @@ def cmd_stylize(a) -> int:
         try:
             img = load_image(path)
         except (ImageDataError, OSError) as e:
-            print(f"{PROG} stylize: skipped {path}: {e}", file=sys.stderr)
+            why = str(e) if str(e).startswith(str(path)) else f"{path}: {e}"   # the file, named once
+            print(f"{PROG} stylize: skipped {why}", file=sys.stderr)
             failed += 1
             continue
         out = model.stylize(img, style=style, vivid=a.vivid, warmth=a.warmth, strength=a.strength)

@@ -155,3 +155,18 @@ def test_warnings_are_one_clean_line_each(tmp_path, capsys):
     buf = io.StringIO()
     cli._warning_line("stylize")("two\nlines  here", UserWarning, "x.py", 686, file=buf)
     assert buf.getvalue() == "influencer-gan stylize: warning: two lines here\n"
+
+
+def test_stylize_names_an_unreadable_file_once(tmp_path, capsys):
+    """A bad input is skipped with one line that names it once, the good ones are written,
+    and the run exits non-zero."""
+    from conftest import tiny_model
+    tiny_model(tmp_path / "model")
+    _photo(tmp_path / "good.jpg", (40, 30))
+    (tmp_path / "caption.jpg").write_text("not a photo")
+    rc = cli.main(["stylize", str(tmp_path / "caption.jpg"), str(tmp_path / "good.jpg"), "--out",
+                   str(tmp_path / "st"), "--look", "noir", "--checkpoint", str(tmp_path / "model")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and (tmp_path / "st" / "good.png").exists()
+    skipped = [line for line in err.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].count("caption.jpg") == 1 and "not an image" in skipped[0]
