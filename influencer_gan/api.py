@@ -97,7 +97,13 @@ class _Loaded:
                 state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
                 if not state:
                     raise ValueError(f"{source}: no weights for network {name}")
-                nets[name].load_state_dict(state)
+                try:
+                    nets[name].load_state_dict(state)
+                except RuntimeError as e:        # shapes or names that the config does not make
+                    detail = " ".join(str(e).split("\n", 1)[-1].split())
+                    raise ValueError(
+                        f"{source}: the weights of network {name} do not fit the configuration stored "
+                        f"with them (written by another version of the package?): {detail}") from None
                 self.nets[name] = nets[name].to(self.device).eval()
 
     def __repr__(self):

@@ -48,3 +48,21 @@ def test_look_mix_parsing():
     assert api.parse_look_mix("teal_orange:0.7,pastel:0.3") == [("teal_orange", 0.7), ("pastel", 0.3)]
     with pytest.raises(ValueError, match="NAME:WEIGHT"):
         api.parse_look_mix("teal_orange:lots")
+
+
+def test_weights_that_do_not_fit_their_config_name_the_file(tmp_path):
+    """Weights whose shapes disagree with the config inside the file (another package version)
+    give a ValueError naming the file and the network, not PyTorch's raw RuntimeError."""
+    import json
+
+    import pytest
+    from safetensors.torch import load_file, save_file
+
+    from conftest import tiny_model
+    from influencer_gan.api import load_model
+    tiny_model(tmp_path / "run")
+    path = tmp_path / "run" / "model.safetensors"
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    save_file(load_file(str(path)), str(path), metadata={"config": json.dumps({**config, "style_dim": 24}), "step": "0"})
+    with pytest.raises(ValueError, match=r"model\.safetensors: the weights of network E do not fit"):
+        load_model(tmp_path / "run")
