@@ -305,8 +305,9 @@ def kernel_distance(f1: torch.Tensor, f2: torch.Tensor, subsets: int = 10, subse
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:
-    """Mean L1 distance (per element) between all pairs of rows of x (N, ...)."""
-    x = x.flatten(1).double()
+    """Mean L1 distance (per element) between all pairs of rows of x (N, ...); a metric, so
+    tensors that track gradients (network features) are detached first."""
+    x = x.detach().flatten(1).double()
     n = x.shape[0]
     if n < 2:
         return 0.0
