@@ -138,9 +138,16 @@ class LookModel(_Loaded):
             return sum(w / total * self.style_code(name) for name, w in pairs)
         if isinstance(look, str) and look not in L.NAMED:
             raise ValueError(f"unknown look {look!r}; named looks: {', '.join(sorted(L.NAMED))}")
+        named = isinstance(look, str)
+        cache = self.__dict__.setdefault("_named_codes", {})
+        if named and look in cache:          # a named look's code is fixed once the model is loaded
+            return cache[look].clone()
         crops = _reference_crops(self.n_refs, size)
         styled = L.apply(crops, look, grain=True, seed=0)
-        return self.nets["E"](to_net(styled[None].to(self.device)))[0]
+        code = self.nets["E"](to_net(styled[None].to(self.device)))[0]
+        if named:
+            cache[look] = code.clone()
+        return code
 
     @torch.no_grad()
     def stylize(self, image, look=None, reference=None, vivid: float = 0.0, warmth: float = 0.0,

@@ -66,3 +66,18 @@ def test_weights_that_do_not_fit_their_config_name_the_file(tmp_path):
     save_file(load_file(str(path)), str(path), metadata={"config": json.dumps({**config, "style_dim": 24}), "step": "0"})
     with pytest.raises(ValueError, match=r"model\.safetensors: the weights of network E do not fit"):
         load_model(tmp_path / "run")
+
+
+def test_named_look_codes_are_cached_and_safe_to_modify():
+    """stylize(look=NAME) reuses the named look's code instead of re-rendering its references;
+    the caller gets a copy, so changing it cannot change the model's next answer."""
+    import torch
+
+    import influencer_gan as ig
+    m = ig.load_pretrained("looks")
+    a = m.style_code(look="noir")
+    a.add_(1.0)
+    b = m.style_code(look="noir")
+    assert not torch.equal(a, b) and torch.equal(b, m.style_code(look="noir"))
+    mix = m.style_code(look="noir:0.25,pastel:0.75")
+    assert torch.allclose(mix, 0.25 * b + 0.75 * m.style_code(look="pastel"), atol=1e-6)
