@@ -321,7 +321,8 @@ def render(r: dict, a) -> str:
         f"### Training throughput ({a.train_threads} thread, images per second, median step)", "",
         f"Ours: {r.get('recipe', 'TrainConfig defaults')}" + (", and TrainConfig defaults (colour head) beside it"
                                                               if "ours_defaults" in tr[next(iter(tr))] else "") + ".", "",
-        "| image size | ours (batch 8) | CycleGAN configuration, batch 1 (paper) | ratio | CycleGAN, batch 8 | ours, TrainConfig defaults |",
+        f"| image size | ours (batch {tr[next(iter(tr))]['ours']['batch_size']}) | CycleGAN configuration, batch 1 (paper) "
+        "| ratio | CycleGAN, batch 8 | ours, TrainConfig defaults |",
         "|---|---|---|---|---|---|",
     ]
     for s in tr:
@@ -334,8 +335,8 @@ def render(r: dict, a) -> str:
                      + (f"{dflt['images_per_s']:.2f} img/s" if dflt else "—") + " |")
     lines += ["", "The CycleGAN configuration uses the paper's rule of 6 residual blocks for training images of "
               "128 px or less (9 for 256 px and more), instance norm, two generators and two 70×70 PatchGANs; "
-              "ours always runs the style encoder, G, the inverse generator F, the projection PatchGAN with its "
-              "colour-statistics critic and the EMA update; its head (\"params\" or the \"color\" grid of the "
+              "ours always runs the style encoder, G, the inverse generator F, the discriminator of its recipe "
+              "and the EMA update; its head (\"params\" or the \"color\" grid of the "
               "defaults) decides most of the difference.", "",
               f"### Inference ({a.infer_threads} threads, median latency)", "",
               "| what | 256 px | 512 px | 1024 px |", "|---|---|---|---|",
@@ -350,8 +351,7 @@ def render(r: dict, a) -> str:
     lines += ["",
               f"- `stylize` of a 1024×1024 PIL image (conversion included): {_ms(r['stylize_pil_1024'])}.",
               f"- style code of a named look: {_ms(r['style_code_first_s'])} the first time (renders 8 reference "
-              f"crops), {_ms(r['style_code_s'])} after; `stylize(look=...)` recomputes it, so pass `style=` "
-              "when you restyle many photos.",
+              f"crops), {_ms(r['style_code_s'])} after (`LookModel` keeps the codes of named looks).",
               f"- one studio refresh at 256 px, `Studio(model).render(\"teal_orange\", \"pastel\", 0.5, 0.2, 0.1, 0.9)` "
               f"(ground truth + GAN + ΔE2000): **{_ms(r['studio_s'])}** warm, {_ms(r['studio_first_s'])} for the "
               f"first call (computes both looks' style codes); with the three PNG panels encoded: {_ms(r['studio_png_s'])}.",
@@ -373,8 +373,8 @@ def render_user_path(u) -> list[str]:
              f"- date: {u['date']}; command: `{u['command']}`; load average before: {u['load_before']}; "
              f"after: {u['load_after']} (a shared machine: other users' work comes on top of the busy loop, so "
              "*no busy loop* is not an idle machine; a quiet one shows a load average below 1)",
-             "- the call: `ig.load_pretrained(\"looks\").stylize(photo, look=\"teal_orange\")` (the style code is "
-             "recomputed each call); *loaded*: another process keeps one core busy (a busy loop pinned to core 0)",
+             "- the call: `ig.load_pretrained(\"looks\").stylize(photo, look=\"teal_orange\")` (the named look's "
+             "style code is computed on the first call and kept); *loaded*: another process keeps one core busy (a busy loop pinned to core 0)",
              "- default: every OMP_/MKL_/ATen variable removed from the environment, as for a plain user; "
              "CPU: the process's CPU time per call (spinning OpenMP threads inflate it; other users' work does not)",
              "- what a library user should do: nothing when `import influencer_gan` comes before `import torch` "
