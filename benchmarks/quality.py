@@ -111,7 +111,7 @@ def main(argv=None) -> int:
                    help="write the section from a finished benchmarks/unpaired_sweep.py run (results/unpaired_sweep.json), "
                         "the shipped looks weights' metrics.json, --feed and the avatars of the saved results/quality.json")
     p.add_argument("--feed", type=Path, metavar="JSON", default=Path(__file__).with_name("results") / "feed.json")
-    p.add_argument("--gpu", type=Path, metavar="JSON", help="the GPU figures of the shipped run (scripts/train_looks_gpu.py)")
+    p.add_argument("--gpu", type=Path, metavar="JSON", help="the GPU figures of the shipped run (scripts/train_gpu.py)")
     p.add_argument("--selected", type=Path, metavar="JSON", help="the recipe selection (unpaired_sweep.py --select)")
     a = p.parse_args(argv)
     if a.sweep:

@@ -198,6 +198,24 @@ def contrastive_agreement(a: torch.Tensor, b: torch.Tensor, temperature: float =
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
+def mode_seeking_loss(fake1: torch.Tensor, fake2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """Mode-seeking regularisation (Mao et al. 2019, MSGAN) against mode collapse.
+
+    fake1 = G(z1 | c) and fake2 = G(z2 | c) are two images for the *same* conditions from two
+    noise vectors.  A generator that ignores z draws them alike; the ratio
+
+        d = mean |fake1 − fake2| / mean |z1 − z2|
+
+    says how far the images move per unit of noise, and the loss 1 / (d + eps) is large when
+    they hardly move, so minimising it makes different z give different images (MSGAN's
+    official implementation uses this reciprocal; its weight is λ_ms).
+
+    fake1, fake2: (B, …); z1, z2: (B, Z) → a scalar."""
+    d = (fake1.float() - fake2.float()).abs().mean() / (z1.float() - z2.float()).abs().mean()
+    return 1.0 / (d + eps)
+
+
 def gan_loss_fns(kind: str):
     """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) for `kind` in
     "minimax" (§4.1 literally), "nonsaturating" (§4.5), "lsgan", "hinge"."""
@@ -211,5 +229,5 @@ __all__ = [
     "minimax_value", "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
     "conditional_minimax_value", "cycle_consistency_loss", "identity_loss", "loss_D", "loss_G",
     "lsgan_d_loss", "lsgan_g_loss", "attribute_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
-    "contrastive_agreement",
+    "contrastive_agreement", "mode_seeking_loss",
 ]

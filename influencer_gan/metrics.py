@@ -315,6 +315,45 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
+def power_spectrum(images: torch.Tensor) -> torch.Tensor:
+    """The mean power spectrum |FFT|² of images (N, C, S, S), each channel of each image with its
+    mean removed, averaged over images and channels: (S, S), frequency (0, 0) first."""
+    x = images.detach().double()
+    if x.dim() != 4:
+        raise ValueError(f"power_spectrum needs (N, C, H, W) images, got {tuple(x.shape)}")
+    x = x - x.mean((2, 3), keepdim=True)
+    return torch.fft.fft2(x).abs().pow(2).mean((0, 1))
+
+
+def artefact_ratio(fake: torch.Tensor, real: torch.Tensor, step: int = 8) -> float:
+    """How much more spectral energy generated images carry at the checkerboard frequencies than
+    the data does, relative to all other frequencies: 1 = as clean as the data.
+
+    Stride-2 up-sampling from an 8×8 map (three doublings to 64 px, four to 128) can stamp a
+    pattern with a period of 2, 4 or 8 pixels (16 at 128 px) into every image, which puts
+    energy at the spatial frequencies whose two coordinates are multiples of `step` = 8 cycles
+    per image. Per frequency f, r(f) = P_fake(f) / P_real(f) is the generated images' power
+    relative to the data's (`power_spectrum`): dividing by the data's spectrum takes out what
+    both share (most energy at low frequencies). The ratio is the mean of r over the
+    checkerboard frequencies (63 at 64 px; not the mean at (0, 0)) divided by its mean over all
+    other frequencies.
+
+    Calibration (1,000 avatars against 1,000 others): real renders 1.00; real renders plus a
+    ±0.005 one-pixel checkerboard 17; the document's transposed convolutions at initialisation
+    33, resize-convolutions 0.7. A generator much blurrier than the data also scores above 1
+    (real renders through a Gaussian blur of σ = 0.8 px: 1.2; σ = 1.2 px: 1.45), so read it beside
+    FID. fake, real: (N, C, S, S) in [0, 1], S a multiple of `step`."""
+    if fake.dim() != 4 or fake.shape[1:] != real.shape[1:] or fake.shape[-1] % step or fake.shape[-2] % step:
+        raise ValueError(f"artefact_ratio needs two sets of (N, C, S, S) images of one size with S a "
+                         f"multiple of {step}, got {tuple(fake.shape)} and {tuple(real.shape)}")
+    r = power_spectrum(fake) / power_spectrum(real).clamp_min(1e-12)
+    on = torch.zeros_like(r, dtype=torch.bool)
+    on[::step, ::step] = True
+    off = ~on
+    on[0, 0] = False
+    return float(r[on].mean() / r[off].mean())
+
+
 # --------------------------------------------------------------------------------------------
 # The looks protocol
 # --------------------------------------------------------------------------------------------
@@ -476,10 +515,15 @@ def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bo
     clf = classifier or load_attr_classifier()
     n = p["n"]
     img, asked = generate(n, None, p["seed"])
-    acc = attribute_accuracy(clf.predict(img), attr_indices(asked))
+    pred, truth = clf.predict(img), attr_indices(asked)
+    acc = attribute_accuracy(pred, truth)
     real = A.render_batch(n, 64, seed=p["seed"] + 100)["img"]  # an independent sample of the data
     f_fake, f_real = clf.features(img), clf.features(real)
-    out = {"accuracy": acc, "fid": frechet_distance(f_fake, f_real),
+    # fairness: is the smile drawn as reliably on every skin tone?
+    skin, smile = list(A.ATTRIBUTES).index("skin"), list(A.ATTRIBUTES).index("smile")
+    smile_by_skin = {tone: float((pred[truth[:, skin] == i, smile] == truth[truth[:, skin] == i, smile]).float().mean())
+                     for i, tone in enumerate(A.ATTRIBUTES["skin"]) if bool((truth[:, skin] == i).any())}
+    out = {"accuracy": acc, "smile_by_skin": smile_by_skin, "fid": frechet_distance(f_fake, f_real),
            "kid": kernel_distance(f_fake, f_real, subset_size=p["kid_subset"]), "n": n}
     g = torch.Generator().manual_seed(p["seed"] + 200)
     pix, feat = [], []
@@ -490,6 +534,7 @@ def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bo
         feat.append(mean_pairwise_distance(clf.features(imgs)))
     out["diversity_l1"] = float(np.mean(pix))
     out["diversity_feat"] = float(np.mean(feat))
+    out["artefact_ratio"] = artefact_ratio(img, real)
     return out
 
 
@@ -568,13 +613,16 @@ def format_table(results: dict) -> str:
     else:
         attrs = list(A.ATTRIBUTES)
         lines += ["| method | all attributes right ↑ | " + " | ".join(attrs)
-                  + " | FID ↓ | KID ↓ | diversity L1 | diversity (features) |",
-                  "|---|---|" + "---|" * len(attrs) + "---|---|---|---|"]
+                  + " | smile, worst skin tone ↑ | FID ↓ | KID ↓ | diversity L1 | diversity (features) | artefact ratio ↓ |",
+                  "|---|---|" + "---|" * len(attrs) + "---|---|---|---|---|---|"]
         for r in rows:
             a = r["accuracy"]
+            worst = min(r["smile_by_skin"].items(), key=lambda kv: kv[1]) if r.get("smile_by_skin") else None
             lines.append(f"| {r['method']} | {100 * a['all']:.1f} % | "
                          + " | ".join(f"{100 * a[k]:.1f} %" for k in attrs)
-                         + f" | {_f(r['fid'])} | {_f(r['kid'], 4)} | {_f(r['diversity_l1'], 4)} | {_f(r['diversity_feat'], 4)} |")
+                         + (f" | {100 * worst[1]:.1f} % ({worst[0]})" if worst else " | —")
+                         + f" | {_f(r['fid'])} | {_f(r['kid'], 4)} | {_f(r['diversity_l1'], 4)} | {_f(r['diversity_feat'], 4)}"
+                         + f" | {_f(r.get('artefact_ratio'))} |")
     return "\n".join(lines)
 
 

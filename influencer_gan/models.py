@@ -89,22 +89,54 @@ def coordinate_channels(batch: int, height: int, width: int,
 # ---------------------------------------------------------------------------------------
 # §5.3.1 — the generator of the document, completed
 # ---------------------------------------------------------------------------------------
+class ResizeConv2d(nn.Module):
+    """Double the resolution without checkerboards: nearest-neighbour resize, then a 3×3
+    convolution (Odena, Dumoulin & Olah 2016, "Deconvolution and Checkerboard Artifacts").
+
+    A stride-2 `ConvTranspose2d` with a 3×3 kernel paints each output pixel from one, two or
+    four input pixels depending on where it sits in its 2×2 cell (the kernel does not divide
+    evenly by the stride), so uneven overlap leaves a periodic grid in the image unless the
+    network learns to cancel it exactly. Here every output pixel is computed the same way
+    from an image that has already been enlarged, so there is no built-in pattern. It costs
+    four times the arithmetic of the transposed convolution it replaces (the convolution runs
+    at the output resolution), with the same parameters.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+UPSAMPLING = ("resize", "transposed")
+
+
 class AvatarGenerator(nn.Module):
     """The §5.3.1 generator, as the document writes it, completed.
 
-    Noise z (B, input_dim) → `fc` → an 8×8×64 map → BatchNorm → LeakyReLU, then three
-    5×5 convolutions (64→128→256→512 channels, still 8×8), then three stride-2 transposed
-    convolutions (512→256→128→64 channels, 8→16→32→64 px), each followed by conditional
+    Noise z (B, input_dim) → `fc` → an 8×8×ngf map → BatchNorm → LeakyReLU, then three
+    5×5 convolutions (ngf→2·ngf→4·ngf→8·ngf channels, still 8×8), then three up-sampling
+    layers (8·ngf→4·ngf→2·ngf→ngf channels, 8→16→32→64 px), each followed by conditional
     batch norm (§4.4) and LeakyReLU(0.2), and a last 5×5 convolution to `output_dim`
-    channels with tanh, so the image lies in [-1, 1].  The layer names are the document's.
+    channels with tanh, so the image lies in [-1, 1].  The layer names are the document's;
+    with the default `ngf=64` so are the widths (64→128→256→512, then 256→128→64).
 
-    What the document leaves out:
+    What the document leaves out, or what we changed:
 
     * `style` was accepted and ignored.  Here the condition that drives every CBN layer
       is the concatenation [style, condition]: the style vector (for example the
       parameters of a look) and the attributes (hair, glasses, smile, …) both choose the
       per-channel γ and β of every layer, so both really shape the image.
-    * `image_size=128` adds one more stride-2 transposed convolution (64→32 channels)
+    * `upsample`: the document's `deconv1–3` are stride-2 transposed convolutions
+      (`"transposed"`), which stamp a checkerboard into the image (`ResizeConv2d`
+      explains why; `metrics.checkerboard_share` measures it).  The default `"resize"` makes
+      `deconv1–3` resize-convolutions instead; they keep the document's names.
+    * `ngf` scales every width (the shipped avatars use a narrower net than the document's
+      64, to generate an avatar in a few milliseconds on a CPU).
+    * `image_size=128` adds one more up-sampling layer (halving the channels, at least 32)
       with its own CBN, for 128×128 avatars.
 
     forward(z (B, input_dim), style (B, style_dim), condition (B, condition_dim))
@@ -112,38 +144,49 @@ class AvatarGenerator(nn.Module):
     """
 
     def __init__(self, input_dim: int = 128, output_dim: int = 3, style_dim: int = 16,
-                 condition_dim: int = 22, image_size: int = 64):
+                 condition_dim: int = 22, image_size: int = 64, upsample: str = "resize",
+                 ngf: int = 64):
         super().__init__()
         if image_size < 64 or image_size % 64 or (image_size // 64) & (image_size // 64 - 1):
             raise ValueError(f"image_size must be 64 times a power of two, got {image_size}")
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
+        if ngf < 1:
+            raise ValueError(f"ngf must be a positive integer, got {ngf}")
         self.input_dim, self.style_dim = input_dim, style_dim
         self.condition_dim, self.image_size = condition_dim, image_size
+        self.upsample, self.ngf = upsample, ngf
         cond_dim = style_dim + condition_dim
+        w = [ngf, 2 * ngf, 4 * ngf, 8 * ngf]   # the document's 64, 128, 256, 512
 
-        self.fc = nn.Linear(input_dim, 8 * 8 * 64)
-        self.bn = nn.BatchNorm2d(64)
+        def up(cin, cout):
+            if upsample == "transposed":        # the document's layer
+                return nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+            return ResizeConv2d(cin, cout)
 
-        self.conv1 = nn.Conv2d(64, 128, 5, padding=2, padding_mode="reflect")
-        self.bn1 = ConditionalBatchNorm2d(128, cond_dim)
-        self.conv2 = nn.Conv2d(128, 256, 5, padding=2, padding_mode="reflect")
-        self.bn2 = ConditionalBatchNorm2d(256, cond_dim)
-        self.conv3 = nn.Conv2d(256, 512, 5, padding=2, padding_mode="reflect")
-        self.bn3 = ConditionalBatchNorm2d(512, cond_dim)
+        self.fc = nn.Linear(input_dim, 8 * 8 * w[0])
+        self.bn = nn.BatchNorm2d(w[0])
 
-        self.deconv1 = nn.ConvTranspose2d(512, 256, 3, stride=2, padding=1, output_padding=1)
-        self.bn4 = ConditionalBatchNorm2d(256, cond_dim)
-        self.deconv2 = nn.ConvTranspose2d(256, 128, 3, stride=2, padding=1, output_padding=1)
-        self.bn5 = ConditionalBatchNorm2d(128, cond_dim)
-        self.deconv3 = nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1)
-        self.bn6 = ConditionalBatchNorm2d(64, cond_dim)
+        self.conv1 = nn.Conv2d(w[0], w[1], 5, padding=2, padding_mode="reflect")
+        self.bn1 = ConditionalBatchNorm2d(w[1], cond_dim)
+        self.conv2 = nn.Conv2d(w[1], w[2], 5, padding=2, padding_mode="reflect")
+        self.bn2 = ConditionalBatchNorm2d(w[2], cond_dim)
+        self.conv3 = nn.Conv2d(w[2], w[3], 5, padding=2, padding_mode="reflect")
+        self.bn3 = ConditionalBatchNorm2d(w[3], cond_dim)
+
+        self.deconv1 = up(w[3], w[2])
+        self.bn4 = ConditionalBatchNorm2d(w[2], cond_dim)
+        self.deconv2 = up(w[2], w[1])
+        self.bn5 = ConditionalBatchNorm2d(w[1], cond_dim)
+        self.deconv3 = up(w[1], w[0])
+        self.bn6 = ConditionalBatchNorm2d(w[0], cond_dim)
 
         # one more up-stage per doubling beyond 64 px (not in the document)
         self.extra_deconvs, self.extra_bns = nn.ModuleList(), nn.ModuleList()
-        ch = 64
+        ch = w[0]
         for _ in range(int(math.log2(image_size // 64))):
             nxt = max(32, ch // 2)
-            self.extra_deconvs.append(
-                nn.ConvTranspose2d(ch, nxt, 3, stride=2, padding=1, output_padding=1))
+            self.extra_deconvs.append(up(ch, nxt))
             self.extra_bns.append(ConditionalBatchNorm2d(nxt, cond_dim))
             ch = nxt
 
@@ -155,7 +198,7 @@ class AvatarGenerator(nn.Module):
         cond = torch.cat([style, condition], dim=1)  # the completion: style drives CBN too
 
         x = self.fc(x)
-        x = x.view(-1, 64, 8, 8)
+        x = x.view(-1, self.ngf, 8, 8)
         x = self.leaky_relu(self.bn(x))
 
         x = self.leaky_relu(self.bn1(self.conv1(x), cond))
@@ -604,6 +647,21 @@ class LookGenerator(nn.Module):
         return inward_clamp(x + delta, -1.0, 1.0)
 
 
+def minibatch_stddev(x: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """StyleGAN's minibatch standard deviation (Karras et al. 2018): append one channel that
+    holds, for each group of `group` images, how much their features differ (the mean over
+    channels and positions of the per-feature standard deviation across the group).  A
+    discriminator that sees it can tell a batch of near-identical fakes from a varied batch
+    of real images, so collapsed outputs stop paying off.  (B, C, H, W) → (B, C+1, H, W)."""
+    b, _, h, w = x.shape
+    g = min(group, b)
+    while b % g:
+        g -= 1
+    y = x.float().view(g, -1, *x.shape[1:])                      # sample i*M + m is y[i, m]
+    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))  # (M,)
+    return torch.cat([x, std.repeat(g).view(b, 1, 1, 1).expand(b, 1, h, w).to(x.dtype)], 1)
+
+
 # ---------------------------------------------------------------------------------------
 # §4.2 / §4.5 — the discriminator D(y | cond)
 # ---------------------------------------------------------------------------------------
@@ -647,13 +705,16 @@ class Discriminator(nn.Module):
     "this patch fits this condition"; the classifier makes every attribute, even a few
     pixels of smile, a loss of its own (see `losses.attribute_loss`).
 
+    `mbstd=True` appends the minibatch standard deviation (`minibatch_stddev`) to the features
+    the last layer reads, a remedy for mode collapse.
+
     forward(x (B, in_channels, H, W) in [-1, 1], cond (B, cond_dim)) → (B, 1, h, w) logits;
     with `return_aux=True` → (logits, aux logits (B, aux_dim)).
     """
 
     def __init__(self, in_channels: int = 3, cond_dim: int = 0, ndf: int = 64, n_layers: int = 3,
                  spectral_norm: bool = True, norm: str = "none", proj_dim: int | None = None,
-                 global_stats: bool | None = None, aux_dim: int = 0):
+                 global_stats: bool | None = None, aux_dim: int = 0, mbstd: bool = False):
         super().__init__()
         if norm not in ("none", "batch", "instance"):
             raise ValueError(f"norm must be 'none', 'batch' or 'instance', got {norm!r}")
@@ -677,7 +738,8 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.cond_dim = cond_dim
         self.proj_dim = 0 if cond_dim == 0 else (proj_dim or ndf)
-        self.out = sn(nn.Conv2d(nxt, 1 + self.proj_dim, 4, stride=1, padding=1))
+        self.mbstd = mbstd
+        self.out = sn(nn.Conv2d(nxt + int(mbstd), 1 + self.proj_dim, 4, stride=1, padding=1))
         self.embed = sn(nn.Linear(cond_dim, self.proj_dim, bias=False)) if cond_dim else None
         self.stats_net = self.stats_embed = None
         if global_stats is None:
@@ -695,7 +757,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None,
                 return_aux: bool = False):
         feats = self.body(x)
-        h = self.out(feats)
+        h = self.out(minibatch_stddev(feats) if self.mbstd else feats)
         logits = h[:, :1]
         if self.embed is not None:
             if cond is None:
@@ -784,7 +846,7 @@ class ColourCritic(nn.Module):
 
 
 __all__ = [
-    "AvatarGenerator", "StyleEncoder", "LookGenerator", "Discriminator", "ColourCritic",
+    "AvatarGenerator", "ResizeConv2d", "UPSAMPLING", "minibatch_stddev", "StyleEncoder", "LookGenerator", "Discriminator", "ColourCritic",
     "shrunk_statistics", "N_STATS",
     "count_parameters",
     "coordinate_channels", "colour_statistics", "colour_basis", "apply_colour_transform",

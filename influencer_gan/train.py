@@ -89,6 +89,10 @@ class TrainConfig:
     d_cond: str = "code"                # looks: D reads [style code, c] ("code") or [the references'
                                         # colour statistics, c] ("stats")
     z_dim: int = 128                    # avatars: noise dimension
+    upsample: str = "resize"            # avatars: G's up-sampling, "resize" (resize-convolution) or
+                                        # "transposed" (the document's; checkerboards)
+    avatar_ngf: int = 64                # avatars: G's base width (64 = the document's 64..512 channels)
+    d_mbstd: bool = False               # avatars: minibatch standard deviation feature in D
     refs: int = 6                       # looks: reference images per style code
     # -- losses (§4)
     gan_loss: str = "nonsaturating"     # "minimax", "nonsaturating", "lsgan", "hinge"
@@ -96,6 +100,7 @@ class TrainConfig:
     lambda_id: float = 0.0              # identity loss weight (see losses.identity_loss)
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
     lambda_cls: float = 0.0             # avatars: AC-GAN auxiliary attribute classifier in D
+    lambda_ms: float = 0.0              # avatars: mode-seeking regularisation (losses.mode_seeking_loss)
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
     style_temperature: float = 0.1
     # -- optimisation
@@ -133,11 +138,12 @@ class TrainConfig:
         choices = {"task": ("looks", "avatars"), "backbone": ("resnet", "unet"),
                    "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
                    "looks": ("mixed", "named", "prior"), "d_arch": ("patch", "colour"),
-                   "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats")}
+                   "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats"),
+                   "upsample": ("resize", "transposed")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
-        for name in ("steps", "batch_size", "image_size", "refs", "ngf", "ndf"):
+        for name in ("steps", "batch_size", "image_size", "refs", "ngf", "ndf", "avatar_ngf"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be a positive integer, got {getattr(self, name)}")
         if (self.content_dir is None) != (self.styled_dir is None):
@@ -146,6 +152,8 @@ class TrainConfig:
             raise ValueError("config: lambda_style compares two disjoint sets of references: refs must be >= 2")
         if self.task != "avatars" and self.lambda_cls:
             raise ValueError("config: lambda_cls (the AC-GAN attribute classifier) is for the avatars task")
+        if self.task != "avatars" and (self.lambda_ms or self.d_mbstd):
+            raise ValueError("config: lambda_ms and d_mbstd are for the avatars task")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -158,6 +166,9 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
+        if d.get("task") == "avatars" and "upsample" not in d:
+            # written before the field existed: the generator had the document's transposed convolutions
+            d = {**d, "upsample": "transposed"}
         return cls(**d)
 
     @classmethod
@@ -234,10 +245,11 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
     from .avatars import ATTR_DIM
     from .looks import N_PARAMS
     return {"G": AvatarGenerator(input_dim=cfg.z_dim, output_dim=3, style_dim=N_PARAMS,
-                                 condition_dim=ATTR_DIM, image_size=cfg.image_size),
+                                 condition_dim=ATTR_DIM, image_size=cfg.image_size,
+                                 upsample=cfg.upsample, ngf=cfg.avatar_ngf),
             "D": Discriminator(in_channels=3, cond_dim=N_PARAMS + ATTR_DIM,
                                ndf=cfg.ndf, n_layers=cfg.d_layers,
-                               aux_dim=ATTR_DIM if cfg.lambda_cls else 0)}
+                               aux_dim=ATTR_DIM if cfg.lambda_cls else 0, mbstd=cfg.d_mbstd)}
 
 
 def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
@@ -505,11 +517,21 @@ class Trainer:
 
     def _avatars_forward(self, b):
         """G(z | style, attributes) of §5.3.1; D judges (image, [style, attributes]) pairs."""
-        n = b["img"].shape[0]
-        z = torch.randn(n, self.cfg.z_dim, generator=self.gen).to(self.device)
+        n, cfg = b["img"].shape[0], self.cfg
+        z = torch.randn(n, cfg.z_dim, generator=self.gen).to(self.device)
         cond = torch.cat([b["style"], b["cond"]], 1)
-        fake = self.models["G"](z, b["style"], b["cond"])
-        return fake, cond, to_net(b["img"]), cond, {}
+        if not cfg.lambda_ms:
+            fake = self.models["G"](z, b["style"], b["cond"])
+            return fake, cond, to_net(b["img"]), cond, {}
+        # mode seeking: the first half of the batch drawn a second time from other noise, in the
+        # same forward pass (one set of batch statistics); D sees only the first n images
+        h = n // 2
+        z2 = torch.randn(h, cfg.z_dim, generator=self.gen).to(self.device)
+        both = self.models["G"](torch.cat([z, z2]), torch.cat([b["style"], b["style"][:h]]),
+                                torch.cat([b["cond"], b["cond"][:h]]))
+        fake, again = both[:n], both[n:]
+        extra = {"ms": (cfg.lambda_ms, losses.mode_seeking_loss(fake[:h], again, z[:h], z2))}
+        return fake, cond, to_net(b["img"]), cond, extra
 
     def _check_finite(self, name: str, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss).all():

@@ -31,7 +31,7 @@ OMP_NUM_THREADS=1 timeout 360 $PY benchmarks/unpaired_sweep.py --jobs "$SWEEP_JO
 SWEEP=$!
 OMP_NUM_THREADS=1 timeout 360 $PY benchmarks/feed.py --minutes "$FEED_MIN" --no-shipped --overrides "$W/selected.json" --json "$W/feed.json" --keep "$W/feed" > "$W/feed.log" 2>&1 &
 FEED=$!
-OMP_NUM_THREADS=2 $PY scripts/train_looks_gpu.py --budget "$GPU_BUDGET" --device "$DEVICE" --overrides "$W/selected.json" --out "$W/runs/looks" --report "$W/gpu.json" > "$W/gpu.log" 2>&1
+OMP_NUM_THREADS=2 $PY scripts/train_gpu.py --budget "$GPU_BUDGET" --device "$DEVICE" --overrides "$W/selected.json" --out "$W/runs/looks" --report "$W/gpu.json" > "$W/gpu.log" 2>&1
 echo "gpu done after $(( $(date +%s) - T0 )) s"
 STEPS=$($PY -c "import json;print(json.load(open('$W/gpu.json'))['steps'])" 2>/dev/null)
 HW=$($PY -c "import json;r=json.load(open('$W/gpu.json'));print(f\"one {r['gpu']} GPU (AMP {r['amp']}, torch {r['torch']}, CUDA {r['cuda']}), {r['train_seconds']/60:.1f} min at {r['images_per_s']:.0f} images/s, peak GPU memory {r['peak_memory_mb']:.0f} MiB\")" 2>/dev/null)

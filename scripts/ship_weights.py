@@ -41,14 +41,18 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     tensors, meta = read_checkpoint(a.run / MODEL)
-    _, full_meta = read_checkpoint(a.run / CHECKPOINT)
     config = json.loads(meta["config"])
-    history = json.loads(full_meta.get("history", "[]"))
+    if (a.run / CHECKPOINT).exists():
+        _, full_meta = read_checkpoint(a.run / CHECKPOINT)
+        history = json.loads(full_meta.get("history", "[]"))
+    else:  # a run packed without its optimiser state (scripts/device_avatars.sh): its history beside it
+        history = json.loads((a.run / "history.json").read_text())
     out = ROOT / "influencer_gan" / "weights" / a.name
     out.mkdir(parents=True, exist_ok=True)
-    # float16 halves a large model (the avatars' 6.7 M parameters); a small one stays float32
+    # float16 halves a large model; the avatar generator is always shipped in float16, a small
+    # looks model stays float32
     fp32_bytes = sum(v.numel() * 4 for v in tensors.values() if v.is_floating_point())
-    half = fp32_bytes > 8e6
+    half = fp32_bytes > 8e6 or a.name == "avatars"
     kept = {k: (v.half() if half and v.is_floating_point() else v) for k, v in tensors.items()}
     save_file(kept, str(out / MODEL), metadata={"config": meta["config"], "step": meta["step"]})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -122,3 +122,14 @@ def test_contrastive_agreement_rewards_matching_feeds():
     b = torch.randn(16, 8, generator=g, requires_grad=True)
     contrastive_agreement(a, b).backward()
     assert torch.isfinite(b.grad).all() and b.grad.abs().sum() > 0
+
+
+def test_mode_seeking_loss_punishes_ignoring_z():
+    z1, z2 = torch.zeros(4, 8), torch.ones(4, 8)              # mean |z1 - z2| = 1
+    same = torch.rand(4, 3, 8, 8)
+    apart = same + 0.5
+    assert losses.mode_seeking_loss(same, apart, z1, z2).item() == pytest.approx(2.0, rel=1e-4)
+    assert losses.mode_seeking_loss(same, same, z1, z2).item() > 1e4    # collapsed: huge
+    g = torch.zeros(4, 3, 8, 8, requires_grad=True)
+    losses.mode_seeking_loss(same + g, apart, z1, z2).backward()
+    assert (g.grad > 0).all()           # moving fake1 towards fake2 (up) would raise the loss

@@ -110,19 +110,34 @@ def test_evaluate_quick_looks_model(tmp_path):
         M.evaluate(model, "avatars", quick=True)
 
 
+def test_artefact_ratio_sees_a_checkerboard_not_a_blur():
+    real = A.render_batch(200, 64, seed=1)["img"]
+    other = A.render_batch(200, 64, seed=2)["img"]
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    board = ((yy % 2) ^ (xx % 2)).float() - 0.5
+    assert abs(M.artefact_ratio(other, real) - 1) < 0.05                   # the data against itself
+    assert M.artefact_ratio((other + 0.01 * board).clamp(0, 1), real) > 5  # a faint 1-pixel checkerboard
+    blur = torch.nn.functional.conv2d(other.reshape(-1, 1, 64, 64), torch.tensor(
+        [[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]]).div(16).view(1, 1, 3, 3), padding=1).view_as(other)
+    assert M.artefact_ratio(blur, real) < 1.5                              # softer, not patterned
+    with pytest.raises(ValueError, match="artefact_ratio"):
+        M.artefact_ratio(other[:, :, :60, :60], real[:, :, :60, :60])
+
+
 def test_evaluate_quick_avatars_model(tmp_path):
     model = tiny_model(tmp_path, "avatars")
     res = M.evaluate(model, "avatars", quick=True)
     rows = {r["method"]: r for r in res["rows"]}
     assert set(rows) == {"model", "identity (real renders, attributes ignored)", "real renders (reference)"}
     for r in rows.values():
-        assert set(r) >= {"accuracy", "fid", "kid", "diversity_l1", "diversity_feat"}
+        assert set(r) >= {"accuracy", "fid", "kid", "diversity_l1", "diversity_feat", "artefact_ratio", "smile_by_skin"}
+        assert set(r["smile_by_skin"]) <= set(A.ATTRIBUTES["skin"])
         assert set(r["accuracy"]) == {"all", *A.ATTRIBUTES}
     assert rows["real renders (reference)"]["accuracy"]["all"] >= 0.97
     assert rows["identity (real renders, attributes ignored)"]["accuracy"]["all"] < 0.2
     assert rows["model"]["accuracy"]["all"] < 0.5                          # untrained: near chance
     assert rows["real renders (reference)"]["fid"] < rows["model"]["fid"]
-    assert "all attributes right" in M.format_table(res)
+    assert "all attributes right" in M.format_table(res) and "artefact ratio" in M.format_table(res)
 
 
 def test_cli_evaluate_json(tmp_path, monkeypatch, capsys):

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from influencer_gan.cbn import ConditionalBatchNorm2d
-from influencer_gan.models import (AvatarGenerator, Discriminator, LookGenerator, StyleEncoder,
+from influencer_gan.models import (AvatarGenerator, ResizeConv2d, minibatch_stddev, Discriminator, LookGenerator, StyleEncoder,
                                    apply_colour_transform, count_parameters, interpolation_matrix,
                                    inward_clamp)
 
@@ -48,14 +48,49 @@ def test_avatar_generator_uses_style_and_condition():
     assert (G(z + 1, s, c) - base).abs().max() > 1e-3
 
 
-def test_avatar_generator_keeps_document_layout():
-    G = AvatarGenerator()
+@pytest.mark.parametrize("upsample", ["transposed", "resize"])
+def test_avatar_generator_keeps_document_layout(upsample):
+    G = AvatarGenerator(upsample=upsample)
     assert G.fc.out_features == 8 * 8 * 64
     assert [G.conv1.out_channels, G.conv2.out_channels, G.conv3.out_channels] == [128, 256, 512]
     assert [G.deconv1.out_channels, G.deconv2.out_channels, G.deconv3.out_channels] == [256, 128, 64]
     assert all(isinstance(getattr(G, f"bn{i}"), ConditionalBatchNorm2d) for i in range(1, 7))
+    kind = torch.nn.ConvTranspose2d if upsample == "transposed" else ResizeConv2d
+    assert all(isinstance(getattr(G, f"deconv{i}"), kind) for i in range(1, 4))
     with pytest.raises(ValueError):
         AvatarGenerator(image_size=96)
+    with pytest.raises(ValueError, match="upsample"):
+        AvatarGenerator(upsample="pixelshuffle")
+
+
+def test_avatar_generator_width():
+    G = AvatarGenerator(input_dim=32, style_dim=5, condition_dim=7, ngf=16)
+    assert [G.conv1.out_channels, G.conv3.out_channels, G.deconv3.out_channels] == [32, 128, 16]
+    assert G(torch.randn(2, 32), torch.randn(2, 5), torch.randn(2, 7)).shape == (2, 3, 64, 64)
+
+
+def test_resize_convolution_has_no_built_in_checkerboard():
+    """A constant map stays constant through a resize-convolution, but not through the document's
+    stride-2 transposed convolution, whose output pixels get 1, 2 or 4 kernel taps depending on
+    where they sit in their 2×2 cell (Odena et al. 2016)."""
+    torch.manual_seed(0)
+    x = torch.ones(1, 4, 8, 8)
+    resize, transposed = ResizeConv2d(4, 4), torch.nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1)
+    with torch.no_grad():
+        inner = lambda y: y[..., 2:-2, 2:-2]       # away from the zero-padded border
+        assert inner(resize(x)).std((2, 3)).max() < 1e-6
+        assert inner(transposed(x)).std((2, 3)).max() > 1e-2
+        assert resize(x).shape == transposed(x).shape == (1, 4, 16, 16)
+
+
+def test_minibatch_stddev_channel():
+    x = torch.randn(8, 5, 3, 3)
+    y = minibatch_stddev(x)
+    assert y.shape == (8, 6, 3, 3) and torch.equal(y[:, :5], x)
+    same = minibatch_stddev(x[:1].expand(8, -1, -1, -1).contiguous())
+    assert same[:, 5].abs().max() < 1e-3 < y[:, 5].min()          # identical images: no spread
+    D = Discriminator(cond_dim=4, aux_dim=4, mbstd=True)
+    assert D(torch.rand(4, 3, 64, 64) * 2 - 1, torch.rand(4, 4)).shape[0] == 4
 
 
 # -- StyleEncoder ---------------------------------------------------------------------------

@@ -80,6 +80,23 @@ def test_ac_gan_classifier_loss_for_avatars(tmp_path):
         TrainConfig(task="looks", lambda_cls=1.0)
 
 
+def test_mode_seeking_and_minibatch_std_for_avatars(tmp_path):
+    t = Trainer(tiny(tmp_path, task="avatars", steps=2, lambda_ms=1.0, d_mbstd=True, ckpt_every=1000),
+                progress=False)
+    logs = t.step()
+    assert math.isfinite(logs["ms"]) and logs["ms"] > 0
+    assert t.nets["D"].mbstd
+    with pytest.raises(ValueError, match="lambda_ms"):
+        TrainConfig(task="looks", lambda_ms=1.0)
+
+
+def test_old_avatar_configs_get_the_documents_upsampling():
+    old = TrainConfig(task="avatars").to_dict()
+    del old["upsample"]                      # configs written before the field existed
+    assert TrainConfig.from_dict(old).upsample == "transposed"
+    assert TrainConfig(task="avatars").upsample == "resize"
+
+
 def _state(path):
     t, meta = read_checkpoint(path)
     return t, int(meta["step"])
