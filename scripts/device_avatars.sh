@@ -8,7 +8,7 @@
 #   OUT=/tmp/out BUDGET=400 bash scripts/device_avatars.sh
 set -u
 OUT=${OUT:-/tmp/device_out}; mkdir -p "$OUT"; PY=${PY:-python3}; BUDGET=${BUDGET:-400}; DEVICE=${DEVICE:-cuda}
-VARIANTS=${VARIANTS:-recipe no_ms transposed64 transposed64_no_ms mbstd cls03 ngf16 ngf32}
+VARIANTS=${VARIANTS:-recipe ms1 transposed64 transposed64_ms1 ms1_mbstd ms1_cls03 ms1_ngf16 ms1_ngf32}
 W=${WORK:-/tmp/device_avatars}; rm -rf "$W"; mkdir -p "$W"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; lscpu | grep "Model name"
