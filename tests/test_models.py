@@ -81,6 +81,8 @@ def test_resize_convolution_has_no_built_in_checkerboard():
         assert inner(resize(x)).std((2, 3)).max() < 1e-6
         assert inner(transposed(x)).std((2, 3)).max() > 1e-2
         assert resize(x).shape == transposed(x).shape == (1, 4, 16, 16)
+        y = torch.randn(2, 4, 5, 7)                  # the up-sampling is exactly nearest-neighbour
+        assert torch.equal(resize(y), resize.conv(F.interpolate(y, scale_factor=2, mode="nearest")))
 
 
 def test_minibatch_stddev_channel():
