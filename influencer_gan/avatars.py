@@ -121,40 +121,47 @@ def _segment(u, v, ax, ay, bx, by, r):
     return torch.sqrt((pax - bax * h) ** 2 + (pay - bay * h) ** 2 + 1e-12) - r
 
 
-def _colour_table(table: Mapping[str, tuple], key: str, attrs: Sequence[Mapping[str, str]]):
-    return torch.tensor([table[a[key]] for a in attrs], dtype=torch.float32).view(-1, 3, 1, 1)
+def _colour_table(table: Mapping[str, tuple], key: str, attrs: Sequence[Mapping[str, str]], device=None):
+    return torch.tensor([table[a[key]] for a in attrs], dtype=torch.float32, device=device).view(-1, 3, 1, 1)
 
 
-def _flag(attrs, key, value):
-    return torch.tensor([float(a[key] == value) for a in attrs]).view(-1, 1, 1, 1)
+def _flag(attrs, key, value, device=None):
+    return torch.tensor([float(a[key] == value) for a in attrs], device=device).view(-1, 1, 1, 1)
 
 
-def _draw(attrs: Sequence[Mapping[str, str]], size: int, g: torch.Generator):
-    """Render avatars with the given attributes; nuisance variation is drawn from `g`."""
+def _draw(attrs: Sequence[Mapping[str, str]], size: int, g: torch.Generator, device=None):
+    """Render avatars with the given attributes; nuisance variation is drawn from `g`.
+
+    The random numbers (a few per avatar) always come from `g` on the CPU, so an avatar does not
+    depend on the device; the per-pixel drawing runs on `device` (default: the CPU)."""
     n = len(attrs)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
 
     def rand(lo, hi, shape=(n, 1, 1, 1)):
-        return lo + (hi - lo) * torch.rand(shape, generator=g)
+        return (lo + (hi - lo) * torch.rand(shape, generator=g)).to(dev)
+
+    def const(values, shape):
+        return torch.tensor(values, dtype=torch.float32, device=dev).view(shape)
 
     # Nuisance variation: position, scale, colour jitter, shirt colour, background gradient.
     s = rand(0.92, 1.08)
     cx, cy = rand(-0.07, 0.07), rand(-0.12, -0.02)
-    hair_c = (_colour_table(HAIR_RGB, "hair", attrs) + rand(-0.03, 0.03, (n, 3, 1, 1))).clamp(0, 1)
-    skin_c = (_colour_table(SKIN_RGB, "skin", attrs) + rand(-0.025, 0.025, (n, 3, 1, 1))).clamp(0, 1)
-    bg_c = (_colour_table(BACKGROUND_RGB, "background", attrs) + rand(-0.03, 0.03, (n, 3, 1, 1)))
+    hair_c = (_colour_table(HAIR_RGB, "hair", attrs, dev) + rand(-0.03, 0.03, (n, 3, 1, 1))).clamp(0, 1)
+    skin_c = (_colour_table(SKIN_RGB, "skin", attrs, dev) + rand(-0.025, 0.025, (n, 3, 1, 1))).clamp(0, 1)
+    bg_c = (_colour_table(BACKGROUND_RGB, "background", attrs, dev) + rand(-0.03, 0.03, (n, 3, 1, 1)))
     shirt_c = rand(0.15, 0.85, (n, 3, 1, 1))
     gradient = rand(0.0, 0.1)
-    frame_c = rand(0.02, 0.15) * torch.ones(n, 3, 1, 1)
+    frame_c = rand(0.02, 0.15) * torch.ones(n, 3, 1, 1, device=dev)
 
     step = 2.0 / size  # one pixel in grid units
-    lin = torch.linspace(-1 + step / 2, 1 - step / 2, size)
+    lin = torch.linspace(-1 + step / 2, 1 - step / 2, size, device=dev)
     v, u = lin.view(1, 1, size, 1), lin.view(1, 1, 1, size)
 
     def cover(sdf):  # analytic anti-aliasing: coverage of a pixel by the shape
         return (0.5 - sdf / step).clamp(0.0, 1.0)
 
     img = (bg_c * (1.0 + gradient * (-v))).clamp(0, 1).expand(n, 3, size, size)
-    person = torch.zeros(n, 1, size, size)
+    person = torch.zeros(n, 1, size, size, device=dev)
 
     def paint(alpha, colour, is_person=False):
         nonlocal img, person
@@ -163,7 +170,7 @@ def _draw(attrs: Sequence[Mapping[str, str]], size: int, g: torch.Generator):
             person = person + alpha * (1 - person)
 
     rx, ry = 0.34 * s, 0.42 * s
-    long_hair = _flag(attrs, "hair_style", "long")
+    long_hair = _flag(attrs, "hair_style", "long", dev)
     # Long hair falls behind the head down to the shoulders.
     back = _box(u, v, cx, cy + 0.28 * s, rx * 1.3, 0.62 * s, r=0.3 * s)
     paint(cover(back) * long_hair, hair_c, True)
@@ -180,40 +187,42 @@ def _draw(attrs: Sequence[Mapping[str, str]], size: int, g: torch.Generator):
     ex, ey = 0.14 * s, cy + 0.02 * s
     whites = torch.minimum(_ellipse(u, v, cx - ex, ey, 0.07 * s, 0.05 * s),
                            _ellipse(u, v, cx + ex, ey, 0.07 * s, 0.05 * s))
-    paint(cover(whites), torch.full((n, 3, 1, 1), 0.96))
+    paint(cover(whites), torch.full((n, 3, 1, 1), 0.96, device=dev))
     pupils = torch.minimum(_ellipse(u, v, cx - ex, ey, 0.035 * s, 0.045 * s),
                            _ellipse(u, v, cx + ex, ey, 0.035 * s, 0.045 * s))
-    paint(cover(pupils), torch.full((n, 3, 1, 1), 0.08))
+    paint(cover(pupils), torch.full((n, 3, 1, 1), 0.08, device=dev))
     # Glasses: light lenses inside two thick rims, and a bridge.
-    wearing = _flag(attrs, "glasses", "yes")
+    wearing = _flag(attrs, "glasses", "yes", dev)
     lenses = torch.minimum(_ellipse(u, v, cx - ex, ey, 0.125 * s, 0.11 * s),
                            _ellipse(u, v, cx + ex, ey, 0.125 * s, 0.11 * s))
-    paint(0.35 * cover(lenses) * wearing, torch.tensor([0.85, 0.93, 1.0]).view(1, 3, 1, 1))
+    paint(0.35 * cover(lenses) * wearing, const([0.85, 0.93, 1.0], (1, 3, 1, 1)))
     rims = lenses.abs() - 0.032 * s
     bridge = _segment(u, v, cx - ex + 0.125 * s, ey, cx + ex - 0.125 * s, ey, 0.025 * s)
     paint(cover(torch.minimum(rims, bridge)) * wearing, frame_c)
     # Mouth: an open smile (lower half of an ellipse) or a straight, closed mouth.
     my = cy + 0.22 * s
     grin = torch.maximum(_ellipse(u, v, cx, my, 0.17 * s, 0.13 * s), my - v)
-    smile = _flag(attrs, "smile", "yes")
-    paint(cover(grin) * smile, torch.tensor([0.55, 0.08, 0.12]).view(1, 3, 1, 1))
+    smile = _flag(attrs, "smile", "yes", dev)
+    paint(cover(grin) * smile, const([0.55, 0.08, 0.12], (1, 3, 1, 1)))
     teeth = torch.maximum(grin + 0.02 * s, v - (my + 0.04 * s))
-    paint(cover(teeth) * smile, torch.full((1, 3, 1, 1), 0.97))
+    paint(cover(teeth) * smile, torch.full((1, 3, 1, 1), 0.97, device=dev))
     flat = _segment(u, v, cx - 0.08 * s, my + 0.03 * s, cx + 0.08 * s, my + 0.03 * s, 0.02 * s)
-    paint(cover(flat) * (1 - smile), skin_c * torch.tensor([0.7, 0.5, 0.5]).view(1, 3, 1, 1))
+    paint(cover(flat) * (1 - smile), skin_c * const([0.7, 0.5, 0.5], (1, 3, 1, 1)))
 
     mask = (person >= 0.5).float()
     return img.clamp(0, 1).contiguous(), mask
 
 
 def render_batch(n: int, size: int = 64, seed: int = 0, generator: torch.Generator | None = None,
-                 attrs: Union[None, Mapping[str, str], Sequence[Mapping[str, str]]] = None) -> dict:
+                 attrs: Union[None, Mapping[str, str], Sequence[Mapping[str, str]]] = None,
+                 device=None) -> dict:
     """Render `n` random avatars at `size` x `size`.
 
     Attributes are drawn uniformly (or taken from `attrs`: one dict for all, or a list of
     `n` dicts; a dict may fix only some attributes, the rest are drawn), then the avatars are
     drawn with nuisance variation. All randomness comes from `generator` if given, else from
-    `seed`. Returns a dict with `img (n,3,S,S)` in [0, 1], `mask (n,1,S,S)` (person = 1),
+    `seed`; `device` is where the pixels are drawn (the same avatars on every device, up to
+    rounding; a GPU draws a large batch much faster). Returns a dict with `img (n,3,S,S)` in [0, 1], `mask (n,1,S,S)` (person = 1),
     `cond (n, ATTR_DIM)` one-hot attributes and `attrs` (a list of dicts).
     """
     g = generator if generator is not None else _generator(seed)
@@ -224,8 +233,9 @@ def render_batch(n: int, size: int = 64, seed: int = 0, generator: torch.Generat
         if len(fixed) != n:
             raise ValueError(f"{len(fixed)} attribute dicts for {n} avatars")
     drawn = [{**random_attributes(g), **f} for f in fixed]
-    img, mask = _draw(drawn, int(size), g)
+    img, mask = _draw(drawn, int(size), g, device)
     cond = torch.stack([encode(a) for a in drawn]) if n else torch.zeros(0, ATTR_DIM)
+    cond = cond.to(img.device)
     return dict(img=img, mask=mask, cond=cond, attrs=drawn)
 
 

@@ -187,20 +187,26 @@ class AvatarStream:
     "all" (a third each: unedited, named, prior). Returns `img (B,3,S,S)` in [0, 1], `mask
     (B,1,S,S)` (person = 1), `cond (B, ATTR_DIM)` one-hot attributes and `style (B, P)`, the
     look vector that was applied (zeros = unedited).
+
+    `device` is where the avatars are drawn and edited (the random numbers always come from the
+    CPU generator, so the stream is the same on every device up to rounding). On a GPU this takes
+    the per-pixel drawing off the CPU, which bounded GPU training at 2 threads per run.
     """
 
     STYLES = ("named+identity", "named", "identity", "all")
 
-    def __init__(self, size: int = 64, batch_size: int = 8, seed: int = 0, styles: str = "named+identity"):
+    def __init__(self, size: int = 64, batch_size: int = 8, seed: int = 0, styles: str = "named+identity",
+                 device=None):
         if styles not in self.STYLES:
             raise ValueError(f"styles must be one of {', '.join(self.STYLES)}, got {styles!r}")
         self.size, self.batch_size, self.styles = int(size), int(batch_size), styles
+        self.device = device
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def batch(self, generator: Optional[torch.Generator] = None) -> dict:
         g = self.generator if generator is None else generator
         B = self.batch_size
-        out = _avatars.render_batch(B, self.size, generator=g)
+        out = _avatars.render_batch(B, self.size, generator=g, device=self.device)
         u = torch.rand(B, generator=g)
         named = sample_looks(B, g, "named")
         prior = sample_looks(B, g, "prior") if self.styles == "all" else torch.zeros_like(named)
@@ -213,6 +219,7 @@ class AvatarStream:
             style = zero
         else:
             style = torch.where((u < 1 / 3)[:, None], zero, torch.where((u < 2 / 3)[:, None], named, prior))
+        style = style.to(out["img"].device)
         with torch.no_grad():
             img = _looks.apply(out["img"], style, grain=False)
         return dict(img=img, mask=out["mask"], cond=out["cond"], style=style)

@@ -252,10 +252,11 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
                                aux_dim=ATTR_DIM if cfg.lambda_cls else 0, mbstd=cfg.d_mbstd)}
 
 
-def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1):
+def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1, device=None):
     from . import data
-    if cfg.task == "avatars":
-        return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed)
+    if cfg.task == "avatars":   # drawn where the networks are: on a GPU the CPU renderer was the bottleneck
+        return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed,
+                                 device=device if device is not None and torch.device(device).type == "cuda" else None)
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed, prior_pool=cfg.prior_pool,
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
@@ -386,7 +387,7 @@ class Trainer:
         self.d_loss_fn, self.g_loss_fn = losses.gan_loss_fns(config.gan_loss)
         self.pool = ImagePool(config.pool_size)
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
-        self.stream = build_stream(config, self.rank, self.world)
+        self.stream = build_stream(config, self.rank, self.world, self.device)
         self.step_num = 0
         self.history: list[dict] = []
         if resume:

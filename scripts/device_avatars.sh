@@ -3,7 +3,8 @@
 # benchmarks/results/avatars_variants/*.json train side by side on the one GPU (AMP), each as the
 # package's own command `influencer-gan train avatars --config configs/avatars.json` plus the
 # variant's overrides, `--device cuda --steps N`, with N sized by scripts/train_gpu.py to BUDGET
-# seconds. Each gets 2 CPU threads to render its avatars. Packs every run's EMA generator (float16),
+# seconds, each with 2 CPU threads. (The shipped run drew its avatars on those threads, which bounded
+# its steps; `AvatarStream` now draws them on the GPU when training there.) Packs every run's EMA generator (float16),
 # config, history, log and GPU figures into $OUT for benchmarks/avatars_variants.py.
 #   OUT=/tmp/out BUDGET=400 bash scripts/device_avatars.sh
 set -u

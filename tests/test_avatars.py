@@ -87,3 +87,17 @@ def test_fixed_attributes():
     assert all(a["hair"] == "red" and a["smile"] == "yes" for a in out["attrs"])
     img, mask = A.render({"hair": "pink"}, size=128, seed=2)
     assert img.shape == (3, 128, 128) and mask.shape == (1, 128, 128)
+
+
+def test_drawn_on_any_device_from_the_same_random_numbers():
+    """The pixels may be drawn on a GPU (`device=`, what training on CUDA does); the random numbers
+    always come from the CPU generator. The meta device stands in for a GPU here: every tensor
+    must end up on it, and mixing it with a CPU tensor anywhere would raise."""
+    cpu = A.render_batch(6, 32, seed=3)
+    assert torch.equal(cpu["img"], A.render_batch(6, 32, seed=3, device="cpu")["img"])
+    meta = A.render_batch(6, 32, seed=3, device="meta")
+    assert all(meta[k].device.type == "meta" for k in ("img", "mask", "cond"))
+    assert meta["attrs"] == cpu["attrs"]
+    from influencer_gan.streams import AvatarStream
+    b = AvatarStream(32, 4, seed=1, device="meta").batch()
+    assert all(v.device.type == "meta" for v in b.values())
