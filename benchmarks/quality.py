@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         folder = a.avatars_checkpoint or default_checkpoint("avatars")
         res["avatars"] = M.evaluate(load_model(folder), "avatars")
         from avatars_variants import avatar_speed
-        res["avatars_speed"] = {**avatar_speed(Path(folder).parent if Path(folder).is_file() else folder),
+        res["avatars_speed"] = {**avatar_speed(folder),
                                 "cpu": _report.cpu_name(), "load_average": _report.load_average()}
         res["avatars_update"] = {"date": _report.now(), "command": _report.command(),
                                  "minutes": (time.perf_counter() - t0) / 60}

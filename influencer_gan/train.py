@@ -255,8 +255,7 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
 def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1, device=None):
     from . import data
     if cfg.task == "avatars":   # drawn where the networks are: on a GPU the CPU renderer was the bottleneck
-        return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed,
-                                 device=device if device is not None and torch.device(device).type == "cuda" else None)
+        return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed, device=device)
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed, prior_pool=cfg.prior_pool,
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
