@@ -16,12 +16,12 @@ name is defined once, in its own module.
 from .files import (EXTENSIONS, SECTION_5_2_TRANSFORM, ImageDataError, ImageDataWarning,  # noqa: F401
                     SafeImageFolder, list_images, load_image, open_rgb)
 from .make_data import DEFAULT_COUNTS, file_digest, make_data, write_previews  # noqa: F401
-from .photos import (PHOTO_SHARE, PHOTOS, SCENE_KINDS, SPLITS, PhotoInfo, crop_boxes, cut,  # noqa: F401
-                     load_photos, load_scenes, load_sources, pyramid, random_crops)
+from .photos import (PHOTO_SHARE, PHOTOS, SCENE_KINDS, SPLITS, CropBank, PhotoInfo, crop_boxes,  # noqa: F401
+                     crop_geometry, cut, load_photos, load_scenes, load_sources, pyramid, random_crops)
 from .streams import AvatarStream, LookStream, sample_condition, sample_looks  # noqa: F401
 
 __all__ = ["PHOTOS", "PhotoInfo", "SPLITS", "load_photos", "load_scenes", "load_sources",
-           "crop_boxes", "pyramid", "cut", "random_crops", "SECTION_5_2_TRANSFORM", "SafeImageFolder",
+           "crop_geometry", "crop_boxes", "pyramid", "cut", "random_crops", "CropBank", "SECTION_5_2_TRANSFORM", "SafeImageFolder",
            "ImageDataError", "ImageDataWarning", "open_rgb", "load_image", "list_images",
            "sample_condition", "sample_looks", "LookStream", "AvatarStream", "make_data",
            "file_digest", "write_previews"]

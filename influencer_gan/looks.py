@@ -298,8 +298,12 @@ def grain_noise(shape, seed=0, device="cpu", dtype=torch.float32) -> torch.Tenso
     return noise.to(device=device, dtype=dtype)
 
 
-def _pipeline(x: torch.Tensor, p: torch.Tensor, grain: bool, seed) -> torch.Tensor:
-    """Run the editor on `x (B,3,H,W)` with per-image parameters `p (B,P)`; see `apply`."""
+_CHUNK_PIXELS = 1 << 16  # on the CPU, `apply` edits this many pixels at a time (see `apply`)
+
+
+def _pipeline(x: torch.Tensor, p: torch.Tensor, noise) -> torch.Tensor:
+    """Run the editor on `x (B,3,H,W)` with per-image parameters `p (B,P)` and film-grain
+    `noise (B,1,H,W)` (None: no grain); see `apply`."""
     B, _, H, W = x.shape
     q = {n: p[:, i].view(B, 1, 1, 1) for i, n in enumerate(PARAM_NAMES)}
 
@@ -338,9 +342,8 @@ def _pipeline(x: torch.Tensor, p: torch.Tensor, grain: bool, seed) -> torch.Tens
     # 8. Vignette: darken (or brighten) towards the corners.
     x = x - (_VIGNETTE_GAIN * q["vignette"]) * _vignette_r2(H, W, x.device, x.dtype) * x
     # 9. Film grain: monochrome noise, the same for all three channels (texture, not colour).
-    if grain:
-        amp = _GRAIN_GAIN * q["grain"].clamp(min=0.0)
-        x = x + amp * grain_noise((B, 1, H, W), seed, x.device, x.dtype)
+    if noise is not None:
+        x = x + (_GRAIN_GAIN * q["grain"].clamp(min=0.0)) * noise
     return x.clamp(0.0, 1.0)
 
 
@@ -371,7 +374,17 @@ def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0
     p = p.expand(B, N_PARAMS) if p.dim() == 1 or p.shape[0] == 1 else p
     if p.shape[0] != B:
         raise ValueError(f"{p.shape[0]} look parameter rows for {B} images")
-    out = _pipeline(x, p, grain, seed)
+    _, _, H, W = x.shape
+    noise = grain_noise((B, 1, H, W), seed, x.device, x.dtype) if grain else None
+    # Each stage is a handful of whole-tensor operations. On the CPU a large batch is edited a
+    # few images at a time, so that the intermediate tensors stay in the cache: the same
+    # numbers, about 4x faster for a training batch of 512 small crops.
+    step = B if x.device.type != "cpu" else max(1, _CHUNK_PIXELS // (H * W))
+    if step >= B:
+        out = _pipeline(x, p, noise)
+    else:
+        out = torch.cat([_pipeline(x[i:i + step], p[i:i + step], None if noise is None else noise[i:i + step])
+                         for i in range(0, B, step)])
     return out[0] if single else out
 
 

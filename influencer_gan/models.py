@@ -636,7 +636,7 @@ class LookGenerator(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
         if self.head == "params":
             from .looks import _pipeline
-            return _pipeline((x + 1) / 2, self.look_params(x, style, c), False, 0) * 2 - 1
+            return _pipeline((x + 1) / 2, self.look_params(x, style, c), None) * 2 - 1
         if self.head == "color":
             coeffs = self.coefficients(x, style, c)
             out01 = apply_colour_transform((x + 1) / 2, coeffs, self.basis)

@@ -207,26 +207,34 @@ def load_sources(split: str) -> tuple[list[tuple[str, torch.Tensor]], torch.Tens
 CROP_SCALE = (0.1, 1.0)  # crop area as a fraction of the shorter side squared
 
 
-def crop_boxes(shapes: Sequence[tuple[int, int]], n: int, generator: torch.Generator,
-               weights: Optional[torch.Tensor] = None, scale=CROP_SCALE) -> list[tuple[int, int, int, int, int, bool]]:
-    """Draw `n` square crops `(source, top, left, side, side, flip)` from images of the given
-    `(H, W)` shapes: the source by `weights`, the area uniformly in `scale` times the shorter
-    side squared (multi-scale), the position uniformly, and a horizontal flip half of the time."""
+def crop_geometry(shapes: torch.Tensor, n: int, generator: torch.Generator,
+                  weights: Optional[torch.Tensor] = None, scale=CROP_SCALE) -> dict[str, torch.Tensor]:
+    """Draw `n` square crops from images of the given shapes `(N, 2)` = (H, W), all at once:
+    `src`, `top`, `left`, `side` (int64) and `flip` (bool), each `(n,)`. The source is drawn by
+    `weights`, the area uniformly in `scale` times the shorter side squared (multi-scale), the
+    position uniformly, and a horizontal flip half of the time."""
     g = generator
+    shapes = torch.as_tensor(shapes, dtype=torch.long).reshape(-1, 2)
     if weights is None:
         weights = torch.ones(len(shapes), dtype=torch.float64)
-    src = torch.multinomial(weights, n, replacement=True, generator=g) if n else torch.zeros(0, dtype=torch.long)
+    src = (torch.multinomial(weights, n, replacement=True, generator=g) if n
+           else torch.zeros(0, dtype=torch.long))
     u = torch.rand(n, 4, generator=g, dtype=torch.float64)
-    boxes = []
-    for i in range(n):
-        j = int(src[i])
-        H, W = shapes[j]
-        short = min(H, W)
-        side = max(1, min(short, round(short * math.sqrt(scale[0] + (scale[1] - scale[0]) * float(u[i, 0])))))
-        top = int(float(u[i, 1]) * (H - side + 1))
-        left = int(float(u[i, 2]) * (W - side + 1))
-        boxes.append((j, top, left, side, side, bool(u[i, 3] < 0.5)))
-    return boxes
+    H, W = shapes[src, 0], shapes[src, 1]
+    short = torch.minimum(H, W)
+    side = torch.round(short * torch.sqrt(scale[0] + (scale[1] - scale[0]) * u[:, 0]))
+    side = torch.minimum(short, side.long()).clamp(min=1)
+    top = (u[:, 1] * (H - side + 1)).long()
+    left = (u[:, 2] * (W - side + 1)).long()
+    return dict(src=src, top=top, left=left, side=side, flip=u[:, 3] < 0.5)
+
+
+def crop_boxes(shapes: Sequence[tuple[int, int]], n: int, generator: torch.Generator,
+               weights: Optional[torch.Tensor] = None, scale=CROP_SCALE) -> list[tuple[int, int, int, int, int, bool]]:
+    """`crop_geometry` as a list of boxes `(source, top, left, side, side, flip)`, for `cut`."""
+    b = crop_geometry(torch.tensor([tuple(s) for s in shapes], dtype=torch.long), n, generator, weights, scale)
+    return [(j, t, l, s, s, f) for j, t, l, s, f in
+            zip(b["src"].tolist(), b["top"].tolist(), b["left"].tolist(), b["side"].tolist(), b["flip"].tolist())]
 
 
 def pyramid(img: torch.Tensor, min_side: int = 64) -> list[torch.Tensor]:
@@ -261,5 +269,92 @@ def random_crops(sources, n: int, size: int, generator: torch.Generator,
     return cut(sources, crop_boxes(shapes, n, generator, weights), size)
 
 
+class CropBank:
+    """Source images packed into one tensor (an atlas), so that a whole batch of crops is cut by a single
+    `grid_sample` call, on whatever device the atlas lives on (§3.1 at training speed).
+
+    Each image is stored with its `pyramid` (its 2x, 4x, ... box-filtered reductions), every
+    level stacked below the last in one `(1, 3, H, W)` tensor. `crops(n, size, g)` draws the
+    same crop geometry as `random_crops` (`crop_geometry`: the same random numbers from `g`),
+    takes each crop from the smallest pyramid level on which it still has at least `size`
+    pixels, and samples it bilinearly at `size` x `size` pixel centres. Between `size` and
+    `2 * size` source pixels per output pixel, bilinear sampling at pixel centres averages
+    neighbouring pixels, so together with the box-filtered pyramid the crops are close to
+    `cut`'s antialiased resize (which they replace in the training streams: one operation
+    instead of a Python loop of `F.interpolate` calls, and on the GPU when training runs there).
+
+    `images` are `(3, H, W)` tensors in [0, 1] (float or uint8); `min_side` is the smallest crop
+    size the atlas will be asked for (it sets the pyramid's depth).
+    """
+
+    def __init__(self, images: Sequence[torch.Tensor], min_side: int, weights: Optional[torch.Tensor] = None,
+                 device="cpu"):
+        if not len(images):
+            raise ValueError("a crop atlas needs at least one image")
+        self.min_side, self.device = int(min_side), torch.device(device)
+        self.shapes = torch.tensor([tuple(im.shape[-2:]) for im in images], dtype=torch.long)
+        self.weights = weights
+        rows, offsets, n_levels, y = [], [], [], 0
+        for im in images:
+            im = im.float() / 255.0 if im.dtype == torch.uint8 else im.float()
+            levels = pyramid(im, self.min_side)
+            n_levels.append(len(levels))
+            offsets.append([(y + sum(lv.shape[-2] for lv in levels[:i])) for i in range(len(levels))])
+            rows.extend(levels)
+            y += sum(lv.shape[-2] for lv in levels)
+        width = max(r.shape[-1] for r in rows)
+        atlas = torch.zeros(3, y, width)
+        for r, y0 in zip(rows, [o for offs in offsets for o in offs]):
+            atlas[:, y0:y0 + r.shape[-2], :r.shape[-1]] = r
+        if self.device.type == "cuda":
+            atlas = atlas.pin_memory()
+        self.atlas = atlas[None].to(self.device, non_blocking=True)
+        depth = max(n_levels)
+        self.n_levels = torch.tensor(n_levels, dtype=torch.long)
+        self.offset = torch.tensor([o + [0] * (depth - len(o)) for o in offsets], dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def crops(self, n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` random crops `(n, 3, size, size)` in [0, 1], on the atlas's device."""
+        if size < self.min_side:
+            raise ValueError(f"this atlas was built for crops of at least {self.min_side} px, not {size}")
+        b = crop_geometry(self.shapes, n, generator, self.weights)
+        return self.cut(b, size)
+
+    def cut(self, b: dict[str, torch.Tensor], size: int) -> torch.Tensor:
+        """Cut the crops `b` (from `crop_geometry` on this atlas's shapes) in one `grid_sample`."""
+        n = len(b["src"])
+        if n == 0:
+            return torch.zeros(0, 3, size, size, device=self.device)
+        src, side = b["src"], b["side"].double()
+        # the pyramid level: the smallest on which the crop still has >= size pixels
+        lv = torch.floor(torch.log2((side / size).clamp(min=1.0))).long()
+        lv = torch.minimum(lv, self.n_levels[src] - 1)
+        k = (2.0 ** lv).double()
+        H = torch.div(self.shapes[src, 0], 2 ** lv, rounding_mode="floor").double()
+        W = torch.div(self.shapes[src, 1], 2 ** lv, rounding_mode="floor").double()
+        y0 = self.offset[src, lv].double() + b["top"].double() / k
+        x0 = b["left"].double() / k
+        step = side / k / size                                # level pixels per output pixel
+        t = torch.arange(size, dtype=torch.float64) + 0.5
+        py = y0[:, None] + t * step[:, None] - 0.5            # pixel centres, in atlas pixels
+        px = x0[:, None] + t * step[:, None] - 0.5
+        px = torch.where(b["flip"][:, None], px.flip(1), px)
+        top = self.offset[src, lv].double()[:, None]          # never read a neighbouring image
+        py = torch.minimum(torch.maximum(py, top), top + H[:, None] - 1)
+        px = px.clamp(min=0.0).minimum(W[:, None] - 1)
+        Ha, Wa = self.atlas.shape[-2:]
+        gy = (2 * py + 1) / Ha - 1                            # grid_sample, align_corners=False
+        gx = (2 * px + 1) / Wa - 1
+        grid = torch.empty(n, size, size, 2, device=self.device)
+        grid[..., 0] = gx.to(self.device, torch.float32)[:, None, :]
+        grid[..., 1] = gy.to(self.device, torch.float32)[:, :, None]
+        grid = grid.view(1, n * size, size, 2)
+        out = F.grid_sample(self.atlas, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out.view(3, n, size, size).transpose(0, 1).contiguous().clamp_(0, 1)
+
+
 __all__ = ["SPLITS", "PhotoInfo", "PHOTOS", "load_photos", "SCENE_KINDS", "load_scenes", "load_sources",
-           "crop_boxes", "pyramid", "cut", "random_crops"]
+           "crop_geometry", "crop_boxes", "pyramid", "cut", "random_crops", "CropBank"]

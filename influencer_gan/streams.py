@@ -9,6 +9,8 @@ generator, so a run resumes bit-exactly.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Iterator, Optional
 
 import numpy as np
@@ -17,8 +19,8 @@ from PIL import Image
 
 from . import avatars as _avatars
 from . import looks as _looks
-from .files import ImageDataWarning, SafeImageFolder
-from .photos import _check_split, crop_boxes, cut, load_sources, pyramid, random_crops
+from .files import ImageDataError, ImageDataWarning, SafeImageFolder
+from .photos import CropBank, _check_split, load_sources, pyramid, random_crops
 
 def sample_condition(n: int, generator: torch.Generator) -> torch.Tensor:
     """Draw `n` personal conditions c = (vivid, warmth, strength) from the training prior:
@@ -50,47 +52,63 @@ def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed", prior_
     seeds = torch.randint(prior_pool or 2 ** 31 - 1, (n,), generator=generator)
     use_named = {"named": torch.ones(n, dtype=torch.bool), "prior": torch.zeros(n, dtype=torch.bool),
                  "mixed": u < 0.5}[mode]
-    rows = [_looks.NAMED[names[int(i)]].vector() if named else _looks.random_look(int(s)).vector()
-            for named, i, s in zip(use_named.tolist(), idx, seeds)]
+    rows = [_named_vectors()[int(i)] if named else _prior_vector(int(s))
+            for named, i, s in zip(use_named.tolist(), idx.tolist(), seeds.tolist())]
     return torch.stack(rows) if rows else torch.zeros(0, _looks.N_PARAMS)
 
 
-class _FolderImages:
-    """The images of a SafeImageFolder, decoded once and kept as uint8 tensors, shrunk so the
-    short side is at most `max_short` (crops are taken from these)."""
+@lru_cache(maxsize=1)
+def _named_vectors() -> torch.Tensor:
+    return torch.stack([look.vector() for look in _looks.NAMED.values()])
 
-    def __init__(self, folder: SafeImageFolder, max_short: int, rank: int = 0, world_size: int = 1):
+
+@lru_cache(maxsize=PRIOR_POOL_MAX)
+def _prior_vector(seed: int) -> torch.Tensor:
+    return _looks.random_look(seed).vector()
+
+
+class _FolderImages:
+    """The images of a SafeImageFolder, decoded once (by a pool of threads: decoding releases
+    the GIL), shrunk so the short side is at most `max_short`, and packed into a `CropBank`
+    on `device`, from which every batch of crops is cut in one operation."""
+
+    def __init__(self, folder: SafeImageFolder, max_short: int, min_side: int, rank: int = 0,
+                 world_size: int = 1, device="cpu"):
         self.folder, self.max_short = folder, max_short
-        self.cache: dict[int, torch.Tensor] = {}
         # Under torchrun each process keeps its own shard of the files (DistributedSampler).
         self.indices = list(range(len(folder)))
         if world_size > 1:
             from torch.utils.data.distributed import DistributedSampler
             self.indices = list(DistributedSampler(folder, num_replicas=world_size, rank=rank, shuffle=False))
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(self.indices)))) as pool:
+            decoded = list(pool.map(self._decode, self.indices))
+        images = []
+        for i, im in zip(self.indices, decoded):
+            if isinstance(im, Exception):   # the file changed after SafeImageFolder checked it
+                warnings.warn(f"{folder.samples[i][0]}: changed since it was checked and is now unusable "
+                              f"({im}); left out", ImageDataWarning, stacklevel=3)
+            else:
+                images.append(im)
+        if not images:
+            raise ImageDataError(f"no usable images left in {folder.root}")
+        self.atlas = CropBank(images, min_side, device=device)
+
+    def _decode(self, i: int):
+        try:
+            im = self.folder.load(i)
+        except Exception as e:  # reported by the caller, in the main thread
+            return e
+        k = self.max_short / min(im.size)
+        if k < 1:
+            im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.BILINEAR,
+                           reducing_gap=3.0)
+        return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous()
 
     def __len__(self):
-        return len(self.indices)
-
-    def get(self, i: int) -> torch.Tensor:
-        if i not in self.cache:
-            im = self.folder.load(self.indices[i])
-            k = self.max_short / min(im.size)
-            if k < 1:
-                im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.BILINEAR,
-                               reducing_gap=3.0)
-            self.cache[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous()
-        return self.cache[i]
+        return len(self.atlas)
 
     def crops(self, n: int, size: int, g: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(self), (n,), generator=g)
-        imgs = {int(i): self.get(int(i)).float() / 255.0 for i in idx.unique()}
-        order = sorted(imgs)
-        # sample box geometry for the chosen images, in the order they were drawn
-        boxes = []
-        for i in idx.tolist():
-            (j, top, left, h, w, flip), = crop_boxes([tuple(imgs[i].shape[-2:])], 1, g)
-            boxes.append((order.index(i), top, left, h, w, flip))
-        return cut([imgs[i] for i in order], boxes, size)
+        return self.atlas.crops(n, size, g)
 
 
 class LookStream:
@@ -107,23 +125,31 @@ class LookStream:
     * `c` `(B,3)`: the personal condition (vivid, warmth, strength), see `sample_condition`;
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
-    * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c, grain=False)`.
+    * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c,
+      grain=False)` — only with `ground_truth=True` (the default); unpaired training never reads
+      it, so the trainer asks for it only when a loss does. `ground_truth(batch)` makes it later.
 
     Folder mode (`content_dir` and `styled_dir`: your own photos and an influencer's feed): `x`
     comes from the content folder, `y` and `refs` from the styled folder, c = (0, 0, 1), and
     `params` and `x_gt` are None because nobody knows the influencer's sliders. The folders are
     loaded with `SafeImageFolder` (min_size = S, every image anywhere under each folder, no
-    classes); crops are the same multi-scale random crops.
+    classes), decoded once by a pool of threads, and cut with the same multi-scale random crops.
 
-    All randomness comes from the `generator` passed to `batch`, so restoring its state resumes a
-    run bit-exactly; iterating the stream uses its own generator seeded with `seed`.
+    Where the data is made: everything lives on `device` — the sources packed in one tensor
+    (`CropBank`), so that a batch's crops are one `grid_sample`, and the looks rendered there —
+    while every random number comes from the CPU `generator` passed to `batch`. The same seed
+    gives the same batches on every run (and, up to rounding, on every device), and restoring
+    the generator's state resumes a run bit-exactly; iterating the stream uses its own
+    generator seeded with `seed`. `neutral_crops` keeps the one-at-a-time antialiased cutter
+    (`photos.random_crops`) for the small, fixed reference sets that inference builds.
     """
 
     def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
                  looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
-                 device="cpu", rank: int = 0, world_size: int = 1, prior_pool: int = 0):
+                 device="cpu", rank: int = 0, world_size: int = 1, prior_pool: int = 0,
+                 ground_truth: bool = True):
         self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
-        self.prior_pool = int(prior_pool)
+        self.prior_pool, self.with_ground_truth = int(prior_pool), bool(ground_truth)
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
         if looks not in ("mixed", "named", "prior"):
             raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {looks!r}")
@@ -135,21 +161,21 @@ class LookStream:
                 warnings.simplefilter("always", ImageDataWarning)
                 self.content, self.styled = (
                     _FolderImages(SafeImageFolder(d, transform=None, min_size=self.size, classes=False),
-                                  4 * self.size, rank, world_size) for d in (content_dir, styled_dir))
+                                  4 * self.size, self.size, rank, world_size, self.device)
+                    for d in (content_dir, styled_dir))
         else:
             sources, self.weights = load_sources(self.split)
             self.source_names = [n for n, _ in sources]
             self.images = [pyramid(im, self.size) for _, im in sources]
+            self.atlas = CropBank([im for _, im in sources], self.size, self.weights, self.device)
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    def _crops(self, n: int, g: torch.Generator) -> torch.Tensor:
-        return random_crops(self.images, n, self.size, g, self.weights)
-
     def neutral_crops(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """`n` unedited crops `(n,3,S,S)` of the split's sources (or of your content folder)."""
+        """`n` unedited crops `(n,3,S,S)` of the split's sources, cut one at a time with an
+        antialiased resize on the CPU (or, in folder mode, from your content folder)."""
         if self.folder_mode:
             return self.content.crops(n, self.size, generator)
-        return self._crops(n, generator)
+        return random_crops(self.images, n, self.size, generator, self.weights)
 
     def batch(self, generator: Optional[torch.Generator] = None) -> dict:
         g = self.generator if generator is None else generator
@@ -158,20 +184,32 @@ class LookStream:
             x = self.content.crops(B, S, g)
             y = self.styled.crops(B, S, g)
             refs = self.styled.crops(B * K, S, g).view(B, K, 3, S, S)
-            c = torch.tensor([0.0, 0.0, 1.0]).repeat(B, 1)
-            return dict(x=x.to(dev), y=y.to(dev), refs=refs.to(dev), c=c.to(dev), params=None, x_gt=None)
+            c = torch.tensor([0.0, 0.0, 1.0], device=dev).repeat(B, 1)
+            return dict(x=x, y=y, refs=refs, c=c, params=None, x_gt=None)
         params = sample_looks(B, g, self.looks, self.prior_pool)
         c = sample_condition(B, g)
-        x = self._crops(B, g)
-        y = self._crops(B, g)
-        r = self._crops(B * K, g)
+        x = self.atlas.crops(B, S, g)
+        y = self.atlas.crops(B, S, g)
+        r = self.atlas.crops(B * K, S, g)
         seeds = torch.randint(2 ** 31 - 1, (2,), generator=g).tolist()
-        x, y, r, params, c = (t.to(dev) for t in (x, y, r, params, c))
+        params, c = params.to(dev), c.to(dev)
         with torch.no_grad():
             y = _looks.apply(y, params, c[:, 0], c[:, 1], c[:, 2], grain=True, seed=seeds[0])
             r = _looks.apply(r, params.repeat_interleave(K, 0), grain=True, seed=seeds[1])
-            x_gt = _looks.apply(x, params, c[:, 0], c[:, 1], c[:, 2], grain=False)
-        return dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, x_gt=x_gt)
+        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, x_gt=None)
+        if self.with_ground_truth:
+            b["x_gt"] = self.ground_truth(b)
+        return b
+
+    @staticmethod
+    @torch.no_grad()
+    def ground_truth(b: dict) -> Optional[torch.Tensor]:
+        """The exact, grain-free answer for the batch `b`: `looks.apply(x, params, *c)`
+        (None in folder mode, where nobody knows the influencer's sliders)."""
+        if b.get("params") is None:
+            return None
+        c = b["c"]
+        return _looks.apply(b["x"], b["params"], c[:, 0], c[:, 1], c[:, 2], grain=False)
 
     def __iter__(self) -> Iterator[dict]:
         while True:

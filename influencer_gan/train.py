@@ -256,10 +256,13 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1, device=None):
     from . import data
     if cfg.task == "avatars":   # drawn where the networks are: on a GPU the CPU renderer was the bottleneck
         return data.AvatarStream(size=cfg.image_size, batch_size=cfg.batch_size, seed=cfg.seed, device=device)
+    # Crops are cut and looks rendered where the networks are; the ground truth is made only
+    # when a loss reads it (the paired baseline).
     return data.LookStream(size=cfg.image_size, batch_size=cfg.batch_size, split="train",
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed, prior_pool=cfg.prior_pool,
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
-                           rank=rank, world_size=world)
+                           rank=rank, world_size=world, device=device or "cpu",
+                           ground_truth=cfg.lambda_paired > 0)
 
 
 def to_net(t: torch.Tensor) -> torch.Tensor:
@@ -668,7 +671,8 @@ class Trainer:
         if self.cfg.task == "looks":
             s = self.ema["E"](to_net(b["refs"]))
             fake = to_img(self.ema["G"](to_net(b["x"]), s, b["c"]))
-            rows = [b["x"], fake, b["y"]] + ([b["x_gt"]] if b.get("x_gt") is not None else [])
+            gt = self.stream.ground_truth(b)
+            rows = [b["x"], fake, b["y"]] + ([gt] if gt is not None else [])
         else:
             z = torch.randn(b["img"].shape[0], self.cfg.z_dim, generator=g).to(self.device)
             rows = [to_img(self.ema["G"](z, b["style"], b["cond"])), b["img"]]

@@ -80,6 +80,71 @@ def test_look_stream_resumes_bit_exactly_from_generator_state():
         assert torch.equal(b1[k], b2[k]), k
 
 
+def test_crop_bank_cuts_the_geometry_of_random_crops_in_one_operation():
+    """The batched cutter draws exactly the boxes of `crop_boxes` from the same generator, and
+    its pictures are those of the per-crop antialiased `cut` up to resampling (bilinear at pixel
+    centres on the box-filtered pyramid instead of an antialiased resize)."""
+    sources, w = D.load_sources("train")
+    images = [im for _, im in sources]
+    atlas = D.CropBank(images, 32, w)
+    boxes = D.crop_boxes([tuple(im.shape[-2:]) for im in images], 64, torch.Generator().manual_seed(3), w)
+    geo = D.crop_geometry(atlas.shapes, 64, torch.Generator().manual_seed(3), w)
+    assert [b[:4] + (b[5],) for b in boxes] == list(zip(*(geo[k].tolist() for k in ("src", "top", "left", "side", "flip"))))
+    fast = atlas.cut(geo, 32)
+    slow = D.cut([D.pyramid(im, 32) for im in images], boxes, 32)
+    assert fast.shape == (64, 3, 32, 32) and 0 <= fast.min() and fast.max() <= 1
+    assert (fast - slow).abs().mean() < 0.05                 # the same crops, resampled a little differently
+    # each of them, flips included (cut snaps boxes to whole pixels of the pyramid level: up to
+    # a pixel's shift on a textured crop)
+    assert ((fast - slow).abs().mean((1, 2, 3)) < 0.15).all()
+    # the same seed gives the same crops; uint8 sources give the same crops as float ones
+    again = D.CropBank([(im * 255).round().to(torch.uint8) for im in images], 32, w)
+    assert torch.equal(atlas.crops(8, 32, torch.Generator().manual_seed(1)),
+                       atlas.crops(8, 32, torch.Generator().manual_seed(1)))
+    assert torch.allclose(again.crops(8, 32, torch.Generator().manual_seed(1)),
+                          atlas.crops(8, 32, torch.Generator().manual_seed(1)), atol=0.01)
+    with pytest.raises(ValueError, match="at least 32 px"):
+        atlas.crops(2, 16, torch.Generator())
+
+
+def test_crop_bank_never_reads_a_neighbouring_image():
+    # two flat images stacked in one atlas: every crop of the first is exactly its colour
+    red, blue = torch.zeros(3, 40, 50), torch.zeros(3, 70, 40)
+    red[0], blue[2] = 1.0, 1.0
+    atlas = D.CropBank([red, blue], 16, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    crops = atlas.crops(32, 16, torch.Generator().manual_seed(0))
+    assert torch.allclose(crops, red.mean((1, 2))[None, :, None, None].expand_as(crops), atol=1e-5)
+
+
+def test_look_stream_makes_ground_truth_only_when_asked():
+    g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    with_gt = D.LookStream(size=16, batch_size=3, refs=2).batch(g())
+    lazy = D.LookStream(size=16, batch_size=3, refs=2, ground_truth=False).batch(g())
+    assert lazy["x_gt"] is None
+    for k in ("x", "y", "refs", "c", "params"):           # the rest of the batch is the same
+        assert torch.equal(with_gt[k], lazy[k]), k
+    assert torch.equal(D.LookStream.ground_truth(lazy), with_gt["x_gt"])
+
+
+def test_look_stream_is_made_on_its_device():
+    """Crops are cut and looks rendered on the stream's device, from the CPU generator's random
+    numbers. The meta device stands in for a GPU: every tensor of the batch lands there."""
+    b = D.LookStream(size=16, batch_size=3, refs=2, device="meta").batch(torch.Generator().manual_seed(0))
+    assert all(b[k].device.type == "meta" for k in ("x", "y", "refs", "c", "params", "x_gt"))
+    assert b["refs"].shape == (3, 2, 3, 16, 16)
+
+
+def test_apply_edits_a_large_cpu_batch_in_chunks_with_the_same_numbers(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 3, 16, 16, generator=g)
+    p = D.sample_looks(12, g, "mixed", prior_pool=10)
+    s = torch.rand(12, generator=g)
+    whole = L.apply(x, p, vivid=0.3, strength=s, grain=True, seed=5)
+    monkeypatch.setattr(L, "_CHUNK_PIXELS", 5 * 16 * 16)   # chunks of 5, 5 and 2 images
+    chunked = L.apply(x, p, vivid=0.3, strength=s, grain=True, seed=5)
+    assert torch.allclose(whole, chunked, atol=1e-6)
+
+
 def test_look_stream_modes_and_splits():
     g = torch.Generator().manual_seed(1)
     named = D.LookStream(size=16, batch_size=6, refs=1, looks="named", split="test").batch(g)["params"]
