@@ -6,7 +6,13 @@ outputs the stylised, personalised image." That is `LookModel.stylize`. Its sibl
 
 Weights are safetensors plus a JSON config, never pickles: `load_model(path)` opens a run
 folder written by `influencer-gan train` (or its model.safetensors), `load_pretrained(name)`
-opens the weights shipped inside the package.
+opens the weights shipped inside the package. Both take `device="auto"` by default: the GPU
+when PyTorch sees one (a Colab GPU runtime), the CPU otherwise (`resolve_device`).
+
+Devices: the networks run on the model's device. `stylize` moves what it is given there and
+returns a tensor on the device the input tensor came from (a PIL image for a PIL image), so a
+CPU tensor in gives a CPU tensor out whichever device the model is on; `generate` returns
+tensors on the model's device.
 """
 from __future__ import annotations
 
@@ -58,6 +64,22 @@ def _cpu_threads(device: torch.device):
         torch.set_num_threads(old)
 
 
+def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
+    """The device a loaded model runs on: "auto" (or None) is "cuda" when PyTorch sees a GPU,
+    else "cpu"; anything else is taken as asked ("cpu", "cuda", "cuda:1", "mps", ...). Asking
+    for CUDA on a machine without it is a ValueError that says so."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'mps'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for, but PyTorch sees no CUDA GPU "
+                         f"(use device='auto' to fall back to the CPU)")
+    return dev
+
+
 def _to_tensor(img: ImageLike) -> torch.Tensor:
     """PIL image, path or (3,H,W) tensor in [0,1] -> (3,H,W) float tensor in [0,1]."""
     if torch.is_tensor(img):
@@ -87,8 +109,8 @@ def _square(t: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class _Loaded:
-    def __init__(self, config: TrainConfig, tensors: dict, device="cpu", source: str = ""):
-        self.config, self.device, self.source = config, torch.device(device), source
+    def __init__(self, config: TrainConfig, tensors: dict, device="auto", source: str = ""):
+        self.config, self.device, self.source = config, resolve_device(device), source
         nets = build_networks(config)
         self.nets = {}
         for name in ("E", "G"):
@@ -127,7 +149,7 @@ class LookModel(_Loaded):
             raise ValueError("give exactly one of look=... or reference=[...]")
         size = self.config.image_size
         if reference is not None:
-            refs = [_square(_to_tensor(r), size) for r in reference]
+            refs = [_square(_to_tensor(r).to(self.device), size) for r in reference]
             if not refs:
                 raise ValueError("reference: give at least one image")
             return self.nets["E"](to_net(torch.stack(refs)[None].to(self.device)))[0]
@@ -154,19 +176,22 @@ class LookModel(_Loaded):
                 strength: float = 1.0, style: Optional[torch.Tensor] = None):
         """Restyle `image` (PIL, path, (3,H,W) or (B,3,H,W) tensor in [0,1]); output keeps its size.
 
-        Returns the same kind it was given: a PIL image for PIL/path input, a tensor otherwise.
+        Returns the same kind it was given: a PIL image for PIL/path input, a tensor otherwise,
+        on the device of the input tensor (the model may run elsewhere, e.g. on the GPU).
         `vivid` and `warmth` go from -1 to 1, `strength` from 0 to 1 (a ValueError outside).
+        A `style` code may live on any device.
         """
         check_condition(vivid=vivid, warmth=warmth, strength=strength)
         with _cpu_threads(self.device):
-            s = style if style is not None else self.style_code(look, reference)
+            s = (style if style is not None else self.style_code(look, reference)).to(self.device)
             tensor_in = torch.is_tensor(image)
             x = _to_tensor(image)
-            batched = x.dim() == 4
+            batched, home = x.dim() == 4, x.device
             x = (x if batched else x[None]).to(self.device)
             c = torch.tensor([[vivid, warmth, strength]], dtype=torch.float32, device=self.device)
             out = to_img(self.nets["G"](to_net(x), s.expand(x.shape[0], -1), c.expand(x.shape[0], -1)))
         if tensor_in:
+            out = out.to(home)
             return out if batched else out[0]
         return _to_pil(out[0])
 
@@ -180,7 +205,9 @@ class AvatarModel(_Loaded):
         """`n` avatars; attributes you do not fix in `attrs` are drawn at random from `seed`.
 
         `look` (a named look or `Look`) dresses them in an influencer's look; default none.
-        Returns a list of PIL images (or a (n,3,S,S) tensor in [0,1]) and the attributes used.
+        Returns a list of PIL images (or a (n,3,S,S) tensor in [0,1], on the model's device) and
+        the attributes used. The random numbers come from a CPU generator whatever the device, so
+        a seed gives the same attributes and noise z on the CPU and on a GPU.
         """
         from . import avatars as A
         from . import looks as L
@@ -235,8 +262,23 @@ def _reference_crops(n: int, size: int) -> torch.Tensor:
     return _reference_cache[key]
 
 
-def load_model(path, device: str = "cpu") -> Union[LookModel, AvatarModel]:
-    """Open a run folder (or its model.safetensors) written by `influencer-gan train`."""
+RESULTS_FILE = Path(__file__).parent / "results" / "measured.json"
+
+
+def measured_results() -> dict:
+    """What the shipped weights measure: the project's targets (speed and quality) with the
+    measured value and whether each was met, the looks model's and the avatar model's scores
+    next to doing nothing, and the avatar variants the FAQ compares. The benchmark scripts
+    write these figures into the repository (benchmarks/RESULTS.md and benchmarks/results/);
+    a copy ships inside the package, so it can be read offline and without the repository
+    (in Colab). Its "made_by" entry names the command that writes the copy; a test checks that
+    the copy matches the repository's figures."""
+    return json.loads(RESULTS_FILE.read_text(encoding="utf-8"))
+
+
+def load_model(path, device: str = "auto") -> Union[LookModel, AvatarModel]:
+    """Open a run folder (or its model.safetensors) written by `influencer-gan train`, on
+    `device` ("auto": the GPU if PyTorch sees one, else the CPU; see `resolve_device`)."""
     path = Path(path)
     file = path / MODEL if path.is_dir() else path
     if not file.exists():
@@ -255,8 +297,9 @@ def load_model(path, device: str = "cpu") -> Union[LookModel, AvatarModel]:
     return cls(cfg, tensors, device=device, source=str(file))
 
 
-def load_pretrained(name: str, device: str = "cpu") -> Union[LookModel, AvatarModel]:
-    """The weights that ship inside the package: "looks" or "avatars". Works offline."""
+def load_pretrained(name: str, device: str = "auto") -> Union[LookModel, AvatarModel]:
+    """The weights that ship inside the package: "looks" or "avatars". Works offline.
+    `device="auto"` (the default) runs them on the GPU when PyTorch sees one, else on the CPU."""
     if name not in ("looks", "avatars"):
         raise ValueError(f"unknown pretrained model {name!r}: choose 'looks' or 'avatars'")
     folder = WEIGHTS_DIR / name

@@ -132,6 +132,10 @@ class AttributeClassifier(nn.Module):
     `features(x)` is the penultimate layer (`feat_dim` numbers) on which FID and KID are
     computed; `forward(x)` gives logits (B, ATTR_DIM), one block of logits per attribute
     (see `ATTR_SLICES`). Input: (B,3,H,W) in [0,1]; other sizes are resized to 64 px.
+
+    The classifier follows its input's device: images on a GPU are read on that GPU (with
+    copies of the weights; the module itself stays where it is), and the answers come back on
+    the images' device. On the classifier's own device nothing is copied.
     """
 
     def __init__(self, width: int = 16, feat_dim: int = 128, image_size: int = 64):
@@ -152,15 +156,25 @@ class AttributeClassifier(nn.Module):
     def config(self) -> dict:
         return {"width": self.width, "feat_dim": self.feat_dim, "image_size": self.image_size}
 
+    @staticmethod
+    def _on_device_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """module(x), run on x's device: with the module's own weights when they are there,
+        else with copies of them moved to x's device (`torch.func.functional_call`)."""
+        first = next(module.parameters())
+        if first.device == x.device:
+            return module(x)
+        state = {k: v.to(x.device) for k, v in [*module.named_parameters(), *module.named_buffers()]}
+        return torch.func.functional_call(module, state, (x,))
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.image_size, self.image_size):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
                               align_corners=False, antialias=True)
-        h = self.body(x * 2 - 1)
-        return self.fc(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+        h = self._on_device_of(self.body, x * 2 - 1)
+        return self._on_device_of(self.fc, torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self._on_device_of(self.head, self.features(x))
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
@@ -179,8 +193,9 @@ def attr_indices(attrs: Sequence[dict]) -> torch.Tensor:
 
 
 def attribute_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> dict:
-    """Per-attribute accuracy and the share of images with *every* attribute right."""
-    right = pred == truth
+    """Per-attribute accuracy and the share of images with *every* attribute right (the two
+    index tensors may live on different devices: they are compared on the CPU)."""
+    right = pred.cpu() == truth.cpu()
     out = {"all": float(right.all(1).float().mean())}
     out.update({k: float(right[:, i].float().mean()) for i, k in enumerate(A.ATTRIBUTES)})
     return out
@@ -515,6 +530,7 @@ def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bo
     clf = classifier or load_attr_classifier()
     n = p["n"]
     img, asked = generate(n, None, p["seed"])
+    img = img.cpu()          # a model on a GPU returns GPU images; the data side is on the CPU
     pred, truth = clf.predict(img), attr_indices(asked)
     acc = attribute_accuracy(pred, truth)
     real = A.render_batch(n, 64, seed=p["seed"] + 100)["img"]  # an independent sample of the data
@@ -530,6 +546,7 @@ def score_avatars(generate: AvatarFn, protocol: Optional[dict] = None, quick: bo
     for j in range(p["diversity_conditions"]):
         attrs = A.random_attributes(g)
         imgs, _ = generate(p["diversity_k"], attrs, p["seed"] + 300 + j)
+        imgs = imgs.cpu()
         pix.append(mean_pairwise_distance(imgs))
         feat.append(mean_pairwise_distance(clf.features(imgs)))
     out["diversity_l1"] = float(np.mean(pix))
