@@ -18,6 +18,11 @@ holds, which `uploaded_files` reads either way. `Studio.render_mix` / `AvatarStu
 are the whole computation of one refresh, usable without widgets (the benchmark times it, the
 tests drive the widgets through them). Bad uploads are reported in the panel with the
 package's message naming the file, never as a traceback.
+
+Sliders refresh when they are released, not at every step of a drag (`continuous_update=False`,
+the same keyword in ipywidgets 7 and 8): one refresh takes about a tenth of a second, so a
+refresh per drag step queues up and the image lags behind the mouse, most of all in Colab,
+where every update makes a round trip to a remote kernel.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from . import looks as L
 
 LOOK_SLOTS = 3       # looks that can be mixed at once
 NO_LOOK = "(none)"   # the avatar studio's "no look" choice
+SLIDER_OPTIONS = dict(continuous_update=False)   # refresh on release (see the module docstring)
 
 
 def _png(t: torch.Tensor) -> bytes:
@@ -194,15 +200,15 @@ class Studio:
         names = sorted(L.NAMED)
         looks = [W.Dropdown(options=names, value=names[i % len(names)], description=f"look {i + 1}")
                  for i in range(LOOK_SLOTS)]
-        weights = [W.FloatSlider(1.0 if i == 0 else 0.0, min=0, max=1, step=0.05, description="weight")
-                   for i in range(LOOK_SLOTS)]
+        weights = [W.FloatSlider(1.0 if i == 0 else 0.0, min=0, max=1, step=0.05, description="weight",
+                                 **SLIDER_OPTIONS) for i in range(LOOK_SLOTS)]
         source = W.ToggleButtons(options=["named looks", "my reference posts"], value="named looks",
                                  description="style from")
         refs = W.FileUpload(accept="image/*", multiple=True, description="reference posts")
         photo = W.FileUpload(accept="image/*", multiple=False, description="your photo")
-        vivid = W.FloatSlider(0.0, min=-1, max=1, step=0.1, description="vivid")
-        warmth = W.FloatSlider(0.0, min=-1, max=1, step=0.1, description="warmth")
-        strength = W.FloatSlider(1.0, min=0, max=1, step=0.05, description="strength")
+        vivid = W.FloatSlider(0.0, min=-1, max=1, step=0.1, description="vivid", **SLIDER_OPTIONS)
+        warmth = W.FloatSlider(0.0, min=-1, max=1, step=0.1, description="warmth", **SLIDER_OPTIONS)
+        strength = W.FloatSlider(1.0, min=0, max=1, step=0.05, description="strength", **SLIDER_OPTIONS)
         save = W.Button(description="save result")
         save_to = W.Text(value="studio.png", description="file")
         panels = {k: W.Image(format="png") for k in ("input", "gan", "truth")}
@@ -299,11 +305,12 @@ class AvatarStudio:
     @torch.no_grad()
     def render(self, attrs: Optional[dict] = None, seed: int = 0, look: Optional[str] = None,
                n: Optional[int] = None) -> tuple[torch.Tensor, list[dict]]:
-        """`n` avatars side by side, (3, S, n·S) in [0, 1], and the attributes of each."""
+        """`n` avatars side by side, (3, S, n·S) in [0, 1] on the CPU (whatever device the model
+        runs on: the strip is for display), and the attributes of each."""
         attrs = {k: v for k, v in (attrs or {}).items() if v not in (None, "random")}
         look = None if look in (None, NO_LOOK) else look
         imgs, chosen = self.model.generate(n or self.n, attrs=attrs, seed=seed, look=look, return_tensor=True)
-        self.last = torch.cat(list(imgs), dim=2)
+        self.last = torch.cat(list(imgs), dim=2).cpu()
         return self.last, chosen
 
     def widget(self):
@@ -311,7 +318,7 @@ class AvatarStudio:
         from . import avatars as A
         pickers = {k: W.Dropdown(options=["random", *vs], value="random", description=k)
                    for k, vs in A.ATTRIBUTES.items()}
-        seed = W.IntSlider(0, min=0, max=999, description="z seed")
+        seed = W.IntSlider(0, min=0, max=999, description="z seed", **SLIDER_OPTIONS)
         look = W.Dropdown(options=[NO_LOOK, *sorted(L.NAMED)], value=NO_LOOK, description="look")
         panel = W.Image(format="png")
         status = W.Label()

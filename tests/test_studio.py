@@ -130,3 +130,28 @@ def test_avatar_studio(tmp_path):
 def chosen_hair():
     from influencer_gan import avatars as A
     return A.ATTRIBUTES["hair"][1]
+
+
+def _sliders(widget):
+    """Every slider inside a widget tree."""
+    found = [widget] if type(widget).__name__.endswith("Slider") else []
+    for child in getattr(widget, "children", ()):
+        found += _sliders(child)
+    return found
+
+
+def test_sliders_refresh_on_release_not_on_every_drag_step(studio, tmp_path):
+    """One refresh takes about a tenth of a second; a refresh per drag step queues up and the
+    image lags behind the mouse (in Colab most of all). Every slider of both studios updates its
+    value, and so refreshes, only when it is released; and the release still refreshes."""
+    box = studio.widget()
+    sliders = _sliders(box)
+    ctl = box.controls
+    assert {id(s) for s in sliders} == {id(s) for s in (*ctl["weights"], ctl["vivid"], ctl["warmth"], ctl["strength"])}
+    avatars = AvatarStudio(tiny_model(tmp_path / "a", task="avatars"), n=2).widget()
+    sliders += _sliders(avatars)
+    assert len(sliders) == 7
+    assert all(s.continuous_update is False for s in sliders), [(s.description, s.continuous_update) for s in sliders]
+    before = ctl["panels"]["truth"].value
+    ctl["vivid"].value = 0.5                       # what the front end sends on release
+    assert ctl["panels"]["truth"].value != before
