@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterator, Optional
 
 import numpy as np
@@ -167,8 +167,12 @@ class LookStream:
             sources, self.weights = load_sources(self.split)
             self.source_names = [n for n, _ in sources]
             self.images = [pyramid(im, self.size) for _, im in sources]
-            self.atlas = CropBank([im for _, im in sources], self.size, self.weights, self.device)
         self.generator = torch.Generator().manual_seed(self.seed)
+
+    @cached_property
+    def atlas(self) -> CropBank:
+        """The split's sources packed for batched cropping (built on the first `batch`)."""
+        return CropBank([levels[0] for levels in self.images], self.size, self.weights, self.device)
 
     def neutral_crops(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """`n` unedited crops `(n,3,S,S)` of the split's sources, cut one at a time with an
