@@ -14,6 +14,12 @@ Serves _build/html on an ephemeral localhost port and opens every page in headle
 It saves a screenshot of each page under _build/screenshots/ (PAGE.png, the top of the page,
 and PAGE__figure.png, the first figure, where a page has one).
 
+The studio's web demo (_static/studio/) is driven as a reader would use it: the model runs in
+the page and a slider changes the image; its G, exact ground truth, slider table and mean
+ΔE2000 agree with the package's own (`Studio.render_mix`); a photo of one's own is styled at
+full size and downloaded as a PNG of that size; a missing file is named in a visible message;
+opened as a file:// page it says how to serve the book.
+
 Without a built book the tests are skipped, unless REQUIRE_BOOK=1 (set by `make browser`),
 which turns a missing build into a failure.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -259,24 +266,44 @@ def test_chapter_has_checked_outputs(path):
 # ---------------------------------------------------------------------------------------------
 # The studio chapter's live web demo (onnxruntime-web, WASM): it runs offline and responds.
 # ---------------------------------------------------------------------------------------------
-def test_web_demo_runs_the_model_offline(server, browser):
-    """Open the demo page, move a slider: the model runs in the page (WASM, from _static only)
-    and the styled image changes. The run times are recorded for benchmarks/web_demo.py's
-    targets (not asserted here: speed targets live in the benchmark)."""
-    import json
-    import sys
+def _demo_context(browser, outside: list, errors: list, **kw):
+    """A browser context for the web demo: requests leaving localhost are recorded and blocked,
+    page errors and console errors are recorded."""
+    context = browser.new_context(viewport={"width": 900, "height": 700}, service_workers="block",
+                                  accept_downloads=True, **kw)
+    context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).hostname in LOCAL_HOSTS
+                  or urlparse(r.request.url).scheme in ("data", "blob")
+                  else (outside.append(r.request.url), r.abort()))
+    return context
+
+
+def _demo_built() -> Path:
     demo = HTML / "_static" / "studio"
     if not (demo / "model" / "looks.onnx").is_file():
         if REQUIRE:
             pytest.fail(f"{demo}/model/looks.onnx missing: `make book` builds the web demo's assets")
         pytest.skip("web demo not built")
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    return demo
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG file's bytes, read from its IHDR chunk."""
+    head = data[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_web_demo_runs_the_model_offline(server, browser):
+    """Open the demo page, move a slider: the model runs in the page (WASM, from _static only)
+    and the styled image changes; the download button saves it as a PNG of the size shown.
+    The run times are recorded for benchmarks/web_demo.py's targets (not asserted here: speed
+    targets live in the benchmark)."""
+    import json
+    _demo_built()
     from web_demo import drive_demo
-    context = browser.new_context(viewport={"width": 900, "height": 700}, service_workers="block")
     outside, errors = [], []
-    context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).hostname in LOCAL_HOSTS
-                  or urlparse(r.request.url).scheme in ("data", "blob")
-                  else (outside.append(r.request.url), r.abort()))
+    context = _demo_context(browser, outside, errors)
     tab = context.new_page()
     tab.on("pageerror", lambda e: errors.append(str(e)))
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -284,6 +311,11 @@ def test_web_demo_runs_the_model_offline(server, browser):
         res = drive_demo(tab, f"{server}/_static/studio/index.html", sizes=(256, 512), refreshes=3)
         SHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SHOTS / "web_demo.png"))
+        with tab.expect_download() as dl:
+            tab.click("#download")
+        saved = Path(dl.value.path()).read_bytes()   # (gone once the context closes)
+        name = dl.value.suggested_filename
+        size = tab.evaluate("() => window.studioStats.size")
     finally:
         context.close()
     (SHOTS / "web_demo.json").write_text(json.dumps(res["ms"], indent=1))
@@ -294,6 +326,135 @@ def test_web_demo_runs_the_model_offline(server, browser):
     assert any(p.endswith("/_static/studio/model/looks.onnx") for p in fetched), fetched
     assert any(p.endswith(".wasm") and "/_static/studio/ort/" in p for p in fetched), fetched
     assert all(len(v) == 3 and all(t > 0 for t in v) for v in res["ms"].values())
+    assert name.endswith(".png") and name.startswith("coffee"), name
+    assert _png_size(saved) == (size[1], size[0]), (name, size)
+
+
+def test_web_demo_agrees_with_python(server, browser):
+    """The page's G, its exact ground truth, its slider table and its mean ΔE2000 are what the
+    package computes for the same photo, mix of looks and c (`Studio.render_mix`)."""
+    _demo_built()
+    import base64
+    import io
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    import influencer_gan as ig
+    from influencer_gan import looks as L
+    from web_demo import runs, set_slider, wait_for_run
+    outside, errors = [], []
+    context = _demo_context(browser, outside, errors)
+    tab = context.new_page()
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        tab.goto(f"{server}/_static/studio/index.html", wait_until="load")
+        wait_for_run(tab, 0)
+        tab.select_option("#look-0", "teal_orange")
+        tab.select_option("#look-1", "pastel")
+        for slider, value in (("weight-0", 0.6), ("weight-1", 0.4), ("vivid", 0.3), ("warmth", -0.2),
+                              ("strength", 0.8)):
+            n = runs(tab)
+            set_slider(tab, slider, value)
+            wait_for_run(tab, n)
+        pngs = tab.evaluate("() => ['before', 'after', 'truth'].map(id => document.getElementById(id).toDataURL())")
+        page_de = tab.evaluate("() => window.studioStats.deltaE")
+        table = tab.evaluate("""() => Array.from(document.querySelectorAll('#slider-rows tr'))
+            .map(r => Array.from(r.children).map(td => td.textContent))""")
+    finally:
+        context.close()
+    assert not outside and not errors, (outside, errors)
+    before, after, truth = (   # the canvases' 8-bit pixels, losslessly through PNG
+        torch.from_numpy(np.array(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB")))
+        .permute(2, 0, 1).float() / 255 for u in pngs)
+    mix = {"teal_orange": 0.6, "pastel": 0.4}
+    want_truth = L.apply(before, L.mix(mix), vivid=0.3, warmth=-0.2, strength=0.8, grain=False)
+    model = ig.load_pretrained("looks")
+    style = sum(wt * model.style_code(look=name) for name, wt in mix.items())
+    want_gan = model.stylize(before, style=style, vivid=0.3, warmth=-0.2, strength=0.8)
+    # the page's canvases hold 8-bit values: one step of rounding, plus float noise
+    assert float((truth - want_truth).abs().max()) <= 1.5 / 255
+    assert float((after - want_gan).abs().max()) <= 1.5 / 255
+    want_de = ig.metrics.delta_e2000(want_gan, want_truth)
+    assert abs(page_de - want_de) < 0.05, (page_de, want_de)
+    want_params = L.personalize(L.mix(mix).vector(), 0.3, -0.2, 0.8)
+    rows = {r[0]: float(r[1]) for r in table}
+    for name, v in zip(L.PARAM_NAMES, want_params.tolist()):
+        if name != "grain":
+            assert rows[name.replace("_", " ")] == pytest.approx(round(v, 2), abs=0.0051), name
+    assert np.isfinite([float(r[2]) for r in table]).all(), "G's slider values are missing"
+
+
+def test_web_demo_full_size_upload(server, browser, tmp_path):
+    """A reader's own photo at "full size" is styled at its own resolution, not a square, and
+    the downloaded PNG has that size."""
+    _demo_built()
+    from PIL import Image
+
+    from web_demo import runs, wait_for_run
+    photo = tmp_path / "my holiday.jpg"
+    Image.new("RGB", (900, 600), (180, 120, 90)).save(photo)
+    outside, errors = [], []
+    context = _demo_context(browser, outside, errors)
+    tab = context.new_page()
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        tab.goto(f"{server}/_static/studio/index.html", wait_until="load")
+        wait_for_run(tab, 0)
+        n = runs(tab)
+        tab.select_option("#size", "full")
+        wait_for_run(tab, n)
+        n = runs(tab)
+        tab.set_input_files("#file", str(photo))
+        wait_for_run(tab, n)
+        size = tab.evaluate("() => window.studioStats.size")
+        with tab.expect_download() as dl:
+            tab.click("#download")
+        saved, name = Path(dl.value.path()).read_bytes(), dl.value.suggested_filename
+    finally:
+        context.close()
+    assert not outside and not errors, (outside, errors)
+    assert size == [600, 900]
+    assert _png_size(saved) == (900, 600)
+    assert name.startswith("my_holiday_") and name.endswith(".png"), name
+
+
+def test_web_demo_names_missing_files(server, browser):
+    """A file the demo needs that the server does not have is named in a visible message
+    that says how to build and serve the demo, instead of a silent failure."""
+    _demo_built()
+    outside, errors = [], []
+    context = _demo_context(browser, outside, errors)
+    context.route("**/model/photos.json", lambda r: r.fulfill(status=404, body="not found"))
+    tab = context.new_page()
+    try:
+        tab.goto(f"{server}/_static/studio/index.html", wait_until="load")
+        tab.wait_for_function("() => window.studioStats && window.studioStats.error", timeout=60_000)
+        box = tab.locator("#error")
+        visible, text = box.is_visible(), box.inner_text()
+    finally:
+        context.close()
+    assert visible, "the error message is not visible"
+    assert "model/photos.json is missing (HTTP 404" in text, text
+    assert "make book" in text and "python3 -m http.server -d _build/html" in text, text
+
+
+def test_web_demo_from_a_file_url(browser):
+    """Opened as a file (file://), where browsers refuse its requests, the demo says so and
+    how to serve the book."""
+    demo = _demo_built()
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    tab = context.new_page()
+    try:
+        tab.goto((demo / "index.html").as_uri(), wait_until="load")
+        tab.wait_for_function("() => window.studioStats && window.studioStats.error", timeout=30_000)
+        box = tab.locator("#error")
+        visible, text = box.is_visible(), box.inner_text()
+    finally:
+        context.close()
+    assert visible, "the error message is not visible"
+    assert "file://" in text and "python3 -m http.server -d _build/html" in text, text
 
 
 def test_publish_workflow_runs_only_the_readme_commands():
