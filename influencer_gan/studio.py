@@ -8,10 +8,11 @@ same request with the colour difference ΔE2000 between them. A button saves the
 
 `AvatarStudio` (personalised generation). Attribute pickers, a z seed and a look.
 
-Mixing happens where each side lives: the GAN mixes *style codes*, Σ wᵢ sᵢ with Σ wᵢ = 1 (CBN
-turns a convex combination of codes into a smooth change of γ and β, §4.4); the ground truth
-mixes the looks' *parameters* (`looks.mix`). Where the two agree, the style space is well
-organised (chapter 7 measures it).
+Mixing happens where each side lives: the GAN mixes *style codes*, Σ wᵢ sᵢ with Σ wᵢ = 1 (the
+small network that reads [s, c] turns a convex combination of codes into a smooth change of
+its output: γ and β in CBN, §4.4, or the slider values of the shipped "params" head); the
+ground truth mixes the looks' *parameters* (`looks.mix`). Where the two agree, the style space
+is well organised (chapter 7 measures it).
 
 Works with ipywidgets 7 (Colab) and 8 (Jupyter): the two differ in what `FileUpload.value`
 holds, which `uploaded_files` reads either way. `Studio.render_mix` / `AvatarStudio.render`
