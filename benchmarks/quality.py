@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
         t0 = time.perf_counter()
         folder = a.avatars_checkpoint or default_checkpoint("avatars")
-        res["avatars"] = M.evaluate(load_model(folder), "avatars")
+        res["avatars"] = M.evaluate(load_model(folder, device="cpu"), "avatars")
         from avatars_variants import avatar_speed
         res["avatars_speed"] = {**avatar_speed(folder),
                                 "cpu": _report.cpu_name(), "load_average": _report.load_average()}
@@ -179,13 +179,13 @@ def main(argv=None) -> int:
     ckpt = a.checkpoint or default_checkpoint("looks")
     shipped = None
     if ckpt:
-        shipped = load_model(ckpt)
+        shipped = load_model(ckpt, device="cpu")
         res["looks"] = M.evaluate(shipped, "looks", quick=a.quick)
         res["looks"]["name"] = checkpoint_steps(shipped)
         print(M.format_table(res["looks"]), flush=True)
     ackpt = a.avatars_checkpoint or default_checkpoint("avatars")
     if ackpt:
-        res["avatars"] = M.evaluate(load_model(ackpt), "avatars", quick=a.quick)
+        res["avatars"] = M.evaluate(load_model(ackpt, device="cpu"), "avatars", quick=a.quick)
         print(M.format_table(res["avatars"]), flush=True)
     res["classifier"] = json.loads((M.CLASSIFIER_DIR / "config.json").read_text())
 

@@ -61,9 +61,9 @@ def timed(fn, repeat: int, warmup: int = 1) -> list[float]:
 
 def looks_model(checkpoint) -> tuple[LookModel, str]:
     if checkpoint:
-        return load_model(checkpoint), str(checkpoint)
+        return load_model(checkpoint, device="cpu"), str(checkpoint)
     if (WEIGHTS_DIR / "looks" / "model.safetensors").exists():
-        return load_model(WEIGHTS_DIR / "looks"), "shipped weights (influencer_gan/weights/looks)"
+        return load_model(WEIGHTS_DIR / "looks", device="cpu"), "shipped weights (influencer_gan/weights/looks)"
     cfg = TrainConfig(task="looks", device="cpu")
     torch.manual_seed(0)
     nets = build_networks(cfg)

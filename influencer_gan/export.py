@@ -25,6 +25,7 @@ input (so one graph serves every H×W):
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Optional
@@ -105,7 +106,8 @@ def export_onnx(model, path, style: Optional[torch.Tensor] = None, size: int = 2
         raise ValueError(f"--out {path}: the file name must end in .onnx")
     path.parent.mkdir(parents=True, exist_ok=True)
     codes = named_style_codes(model)
-    net = ExportableLookGenerator(model.nets["G"].cpu()).eval()
+    # a CPU copy: the model itself stays on its device (a GPU model keeps working after export)
+    net = ExportableLookGenerator(copy.deepcopy(model.nets["G"]).cpu()).eval()
     first = next(iter(NAMED))
     s = torch.tensor(codes[first])[None] if style is None else style.reshape(1, -1).float()
     g = torch.Generator().manual_seed(0)

@@ -20,13 +20,13 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "shipped_models.png"
 
 def main() -> None:
     torch.set_num_threads(1)
-    model = ig.load_pretrained("looks")
+    model = ig.load_pretrained("looks", device="cpu")
     x = metrics.test_crops(160, 0)[:1]
     tiles = [x[0]]
     for name in ("teal_orange", "pastel", "noir", "neon_night"):
         tiles += [L.apply(x, name, grain=False)[0], model.stylize(x, look=name)[0]]
     looks_row = make_grid(torch.stack(tiles), nrow=9, padding=4, pad_value=1.0)
-    avatars = ig.load_pretrained("avatars")
+    avatars = ig.load_pretrained("avatars", device="cpu")
     faces = torch.cat([avatars.generate(8, attrs={"smile": s}, seed=1, return_tensor=True)[0]
                        for s in ("yes", "no")])
     faces = F.interpolate(faces, scale_factor=2.5, mode="nearest")
