@@ -347,8 +347,34 @@ def _pipeline(x: torch.Tensor, p: torch.Tensor, noise) -> torch.Tensor:
     return x.clamp(0.0, 1.0)
 
 
+CONDITIONS = ("sliders", "intensity")  # the two definitions of c; see `apply`
+
+
+def adjust(img: torch.Tensor, vivid=0.0, warmth=0.0) -> torch.Tensor:
+    """The personal adjustments *after* a look, as photo apps place them: `vivid` and `warmth`
+    as a slider edit of their own (`vivid · V + warmth · W`, see `personalize`) on an image
+    `(B, 3, H, W)` in [0, 1] that is already in its look; both 0 return `img` unchanged."""
+    p = personalize(torch.zeros(N_PARAMS, device=img.device, dtype=img.dtype), vivid, warmth, 1.0)
+    p = p.expand(img.shape[0], N_PARAMS) if p.dim() == 1 or p.shape[0] == 1 else p
+    return _pipeline(img, p, None)
+
+
+def personal_edit(photo: torch.Tensor, styled: torch.Tensor, vivid=0.0, warmth=0.0, strength=1.0) -> torch.Tensor:
+    """c as photo apps define it, for *any* look: `styled` is the photo in the look at full
+    intensity; vivid and warmth adjust it (`adjust`), and `strength` is the filter's intensity,
+    a blend from the photo (0) to the adjusted look (1):
+
+        photo + strength · (adjust(styled, vivid, warmth) − photo)
+
+    It needs nothing but the photo and its styled version, so it also defines "half as strong"
+    for a look that no slider makes, and for a generator's own output (the pair-free signal of
+    `losses.condition_consistency`)."""
+    s = _as_column(strength, photo).view(-1, 1, 1, 1)
+    return torch.lerp(photo, adjust(styled, vivid, warmth), s.expand(photo.shape))  # exact at 0 and 1
+
+
 def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0,
-          grain: bool = True, seed=0) -> torch.Tensor:
+          grain: bool = True, seed=0, condition: str = "sliders") -> torch.Tensor:
     """Style `img` with `look`, personalised by c = (vivid, warmth, strength): the exact ground truth.
 
     `img` is `(3, H, W)` or `(B, 3, H, W)` in [0, 1]; `look` is a `Look`, a name from `NAMED`
@@ -361,6 +387,12 @@ def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0
 
     Every stage is differentiable (in the image and in the parameters) and is exactly the
     identity when its parameter is 0, so `strength=0` returns `img` unchanged, grain included.
+
+    `condition` says what c means. "sliders" (the book's definition so far): c moves the look's
+    own sliders, `personalize(look, vivid, warmth, strength)`. "intensity" (photo apps', defined
+    for any look): the look is applied at full strength, then `personal_edit` adjusts it by vivid
+    and warmth and blends it with the photo by strength. Both agree at c = (0, 0, 1) and give the
+    photo itself at strength 0.
     Film grain is texture, not colour: `grain=False` leaves it out, which is what every
     evaluation compares against. With `grain=True` the noise is drawn from `seed` (one int, or
     one int per image; see `grain_noise`).
@@ -369,6 +401,12 @@ def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0
     x = img.unsqueeze(0) if single else img
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"apply expects an image (3,H,W) or a batch (B,3,H,W), got {tuple(img.shape)}")
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+    if condition == "intensity":
+        styled = apply(x, look, grain=grain, seed=seed)
+        out = personal_edit(x, styled, vivid, warmth, strength).clamp(0.0, 1.0)
+        return out[0] if single else out
     p = personalize(as_params(look).to(device=x.device, dtype=x.dtype), vivid, warmth, strength)
     B = x.shape[0]
     p = p.expand(B, N_PARAMS) if p.dim() == 1 or p.shape[0] == 1 else p
@@ -501,6 +539,6 @@ def random_look(seed: int) -> Look:
 
 __all__ = [
     "PARAM_NAMES", "N_PARAMS", "COND_NAMES", "COND_DIM", "Look", "IDENTITY", "NAMED", "get",
-    "as_params", "personalize", "condition_vector", "apply", "mix", "random_look", "grain_noise",
+    "as_params", "personalize", "condition_vector", "CONDITIONS", "adjust", "personal_edit", "apply", "mix", "random_look", "grain_noise",
     "color_chart", "mean_delta_e", "MIN_DELTA_E", "VIVID_DIRECTION", "WARMTH_DIRECTION",
 ]

@@ -225,9 +225,25 @@ def gan_loss_fns(kind: str):
         raise ValueError(f"unknown GAN loss {kind!r}; choose one of {sorted(GAN_LOSSES)}") from None
 
 
+def condition_consistency(out_c: torch.Tensor, photo: torch.Tensor, out_full: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """A pair-free signal for the personal condition c (images in [-1, 1]): G's answer at c must
+    be what c means applied to G's own answer at c0 = (0, 0, 1), `looks.personal_edit` — the
+    look adjusted by vivid and warmth, then blended with the photo by strength:
+
+        L_c = E | G(x | s, c) − [x + strength · (adjust(G(x | s, c0), vivid, warmth) − x)] |
+
+    No feed says which c made a post; this needs only the photo and G itself. The target is
+    held fixed (no gradient), so the look at c0 is still learned from the adversarial loss
+    alone, and c is taught through G's conditional batch norm."""
+    from .looks import personal_edit
+    with torch.no_grad():
+        target = personal_edit((photo + 1) / 2, ((out_full + 1) / 2).clamp(0, 1), c[:, 0], c[:, 1], c[:, 2])
+    return (out_c - (target.clamp(0, 1) * 2 - 1)).abs().mean()
+
+
 __all__ = [
     "minimax_value", "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
     "conditional_minimax_value", "cycle_consistency_loss", "identity_loss", "loss_D", "loss_G",
     "lsgan_d_loss", "lsgan_g_loss", "attribute_loss", "hinge_d_loss", "hinge_g_loss", "GAN_LOSSES", "gan_loss_fns",
-    "contrastive_agreement", "mode_seeking_loss",
+    "contrastive_agreement", "mode_seeking_loss", "condition_consistency",
 ]

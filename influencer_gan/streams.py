@@ -126,7 +126,7 @@ class LookStream:
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
     * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c,
-      grain=False)` — only with `ground_truth=True` (the default); unpaired training never reads
+      grain=False, condition=condition)` (`condition`: what c means, see `looks.apply`) — only with `ground_truth=True` (the default); unpaired training never reads
       it, so the trainer asks for it only when a loss does. `ground_truth(batch)` makes it later.
 
     Folder mode (`content_dir` and `styled_dir`: your own photos and an influencer's feed): `x`
@@ -147,9 +147,12 @@ class LookStream:
     def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
                  looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
                  device="cpu", rank: int = 0, world_size: int = 1, prior_pool: int = 0,
-                 ground_truth: bool = True):
+                 ground_truth: bool = True, condition: str = "sliders"):
         self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
         self.prior_pool, self.with_ground_truth = int(prior_pool), bool(ground_truth)
+        if condition not in _looks.CONDITIONS:
+            raise ValueError(f"condition must be one of {_looks.CONDITIONS}, got {condition!r}")
+        self.condition = condition
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
         if looks not in ("mixed", "named", "prior"):
             raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {looks!r}")
@@ -198,22 +201,23 @@ class LookStream:
         seeds = torch.randint(2 ** 31 - 1, (2,), generator=g).tolist()
         params, c = params.to(dev), c.to(dev)
         with torch.no_grad():
-            y = _looks.apply(y, params, c[:, 0], c[:, 1], c[:, 2], grain=True, seed=seeds[0])
+            y = _looks.apply(y, params, c[:, 0], c[:, 1], c[:, 2], grain=True, seed=seeds[0],
+                             condition=self.condition)
             r = _looks.apply(r, params.repeat_interleave(K, 0), grain=True, seed=seeds[1])
         b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, x_gt=None)
         if self.with_ground_truth:
             b["x_gt"] = self.ground_truth(b)
         return b
 
-    @staticmethod
     @torch.no_grad()
-    def ground_truth(b: dict) -> Optional[torch.Tensor]:
+    def ground_truth(self, b: dict) -> Optional[torch.Tensor]:
         """The exact, grain-free answer for the batch `b`: `looks.apply(x, params, *c)`
         (None in folder mode, where nobody knows the influencer's sliders)."""
         if b.get("params") is None:
             return None
         c = b["c"]
-        return _looks.apply(b["x"], b["params"], c[:, 0], c[:, 1], c[:, 2], grain=False)
+        return _looks.apply(b["x"], b["params"], c[:, 0], c[:, 1], c[:, 2], grain=False,
+                            condition=self.condition)
 
     def __iter__(self) -> Iterator[dict]:
         while True:

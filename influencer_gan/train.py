@@ -101,6 +101,8 @@ class TrainConfig:
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
     lambda_cls: float = 0.0             # avatars: AC-GAN auxiliary attribute classifier in D
     lambda_ms: float = 0.0              # avatars: mode-seeking regularisation (losses.mode_seeking_loss)
+    condition: str = "sliders"          # looks: what c means (looks.apply): "sliders" or "intensity"
+    lambda_cond: float = 0.0            # looks: weight of losses.condition_consistency ("intensity" only)
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
     style_temperature: float = 0.1
     # -- optimisation
@@ -139,7 +141,7 @@ class TrainConfig:
                    "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
                    "looks": ("mixed", "named", "prior"), "d_arch": ("patch", "colour"),
                    "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats"),
-                   "upsample": ("resize", "transposed")}
+                   "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
@@ -154,6 +156,9 @@ class TrainConfig:
             raise ValueError("config: lambda_cls (the AC-GAN attribute classifier) is for the avatars task")
         if self.task != "avatars" and (self.lambda_ms or self.d_mbstd):
             raise ValueError("config: lambda_ms and d_mbstd are for the avatars task")
+        if self.lambda_cond and (self.task != "looks" or self.condition != "intensity"):
+            raise ValueError("config: lambda_cond teaches c as 'intensity' defines it: it needs task looks "
+                             "and condition 'intensity'")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -262,7 +267,7 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1, device=None):
                            refs=cfg.refs, looks=cfg.looks, seed=cfg.seed, prior_pool=cfg.prior_pool,
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
                            rank=rank, world_size=world, device=device or "cpu",
-                           ground_truth=cfg.lambda_paired > 0)
+                           ground_truth=cfg.lambda_paired > 0, condition=cfg.condition)
 
 
 def to_net(t: torch.Tensor) -> torch.Tensor:
@@ -500,6 +505,9 @@ class Trainer:
         else:
             s = m["E"](to_net(b["refs"]))
         fake_y = m["G"](x, s, c)
+        if cfg.lambda_cond:   # c taught without pairs: G at c must be c applied to G at c0
+            full = m["G"](x, s, torch.tensor([0.0, 0.0, 1.0], device=c.device).expand_as(c))
+            extra["cond"] = (cfg.lambda_cond, losses.condition_consistency(fake_y, x, full, c))
         rec_x = m["F"](fake_y, s, c)
         fake_x = m["F"](y, s, c)
         rec_y = m["G"](fake_x, s, c)

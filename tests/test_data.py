@@ -123,7 +123,7 @@ def test_look_stream_makes_ground_truth_only_when_asked():
     assert lazy["x_gt"] is None
     for k in ("x", "y", "refs", "c", "params"):           # the rest of the batch is the same
         assert torch.equal(with_gt[k], lazy[k]), k
-    assert torch.equal(D.LookStream.ground_truth(lazy), with_gt["x_gt"])
+    assert torch.equal(D.LookStream(size=16, batch_size=3, refs=2).ground_truth(lazy), with_gt["x_gt"])
 
 
 def test_look_stream_is_made_on_its_device():

@@ -192,3 +192,33 @@ def test_random_look_prior():
     photo = held_out()[1]
     assert np.mean([delta_e(photo, L.apply(photo, lk, grain=False)) for lk in looks[:8]]) >= 8.0
     assert vecs.std(0).min() > 0.05                                       # every slider is used
+
+
+def test_intensity_condition_is_defined_for_any_look_the_way_photo_apps_do():
+    """condition="intensity": strength is the look's intensity (a blend from the photo to the
+    look), vivid and warmth adjust after the look; it agrees with the slider definition at
+    c = (0, 0, 1) and returns the photo at strength 0, whatever vivid and warmth say."""
+    from influencer_gan import filters as FL
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 16, 16, generator=g)
+    look = L.NAMED["teal_orange"]
+    full = L.apply(x, look, grain=False)
+    assert torch.equal(L.apply(x, look, grain=False, condition="intensity"), full)
+    assert torch.allclose(L.apply(x, look, vivid=0.7, warmth=-0.4, strength=0.0, grain=False,
+                                  condition="intensity"), x, atol=1e-6)
+    half = L.apply(x, look, strength=0.5, grain=False, condition="intensity")
+    assert torch.allclose(half, (x + full) / 2, atol=1e-6)
+    assert torch.equal(L.adjust(full), full)                       # no adjustment: unchanged
+    vivid = L.apply(x, look, vivid=1.0, grain=False, condition="intensity")
+    assert torch.allclose(vivid, L.adjust(full, vivid=1.0).clamp(0, 1), atol=1e-6)
+    sat = lambda im: (im.amax(1) - im.amin(1)).mean()  # noqa: E731
+    assert sat(vivid) > sat(full)                                   # vivid: more colourful
+    warm = L.adjust(full, warmth=1.0)
+    assert (warm[:, 0] - warm[:, 2]).mean() > (full[:, 0] - full[:, 2]).mean()   # warmth: redder
+    # per-image strengths, and a look no slider makes
+    s = torch.tensor([0.0, 0.5, 1.0])
+    styled = FL.render(x, FL.random_filter(1))
+    out = L.personal_edit(x, styled, strength=s)
+    assert torch.allclose(out[0], x[0]) and torch.allclose(out[2], styled[2], atol=1e-6)
+    with pytest.raises(ValueError, match="condition"):
+        L.apply(x, look, condition="percent")

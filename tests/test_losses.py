@@ -133,3 +133,22 @@ def test_mode_seeking_loss_punishes_ignoring_z():
     g = torch.zeros(4, 3, 8, 8, requires_grad=True)
     losses.mode_seeking_loss(same + g, apart, z1, z2).backward()
     assert (g.grad > 0).all()           # moving fake1 towards fake2 (up) would raise the loss
+
+
+def test_condition_consistency_is_zero_exactly_when_g_follows_c_as_defined():
+    from influencer_gan import looks as L
+    from influencer_gan.losses import condition_consistency
+    g = torch.Generator().manual_seed(0)
+    x01 = torch.rand(4, 3, 8, 8, generator=g)
+    full01 = L.apply(x01, "pastel", grain=False)
+    c = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.5], [0.6, -0.3, 1.0], [-0.5, 0.8, 0.3]])
+    right = L.personal_edit(x01, full01, c[:, 0], c[:, 1], c[:, 2])
+    to_net = lambda t: t * 2 - 1  # noqa: E731
+    assert condition_consistency(to_net(right), to_net(x01), to_net(full01), c) < 1e-5
+    ignores_c = to_net(full01)                      # a G that draws the look whatever c says
+    assert condition_consistency(ignores_c, to_net(x01), to_net(full01), c) > 0.05
+    # the target is fixed: only G's answer at c gets a gradient
+    full = to_net(full01).requires_grad_()
+    out = ignores_c.clone().requires_grad_()
+    condition_consistency(out, to_net(x01), full, c).backward()
+    assert full.grad is None and out.grad.abs().sum() > 0

@@ -174,3 +174,17 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("trained avatars to step 2") == 1          # only rank 0 speaks
     assert (tmp_path / "run" / CHECKPOINT).exists()
+
+
+def test_condition_consistency_trains_c_without_pairs(tmp_path):
+    """lambda_cond teaches c as condition="intensity" defines it; the stream's feed follows the
+    same definition; the config refuses the loss for the slider definition."""
+    from conftest import tiny_config
+    with pytest.raises(ValueError, match="lambda_cond"):
+        tiny_config(tmp_path / "a", lambda_cond=1.0)
+    cfg = tiny_config(tmp_path / "b", head="color", condition="intensity", lambda_cond=1.0)
+    tr = Trainer(cfg, progress=False)
+    assert tr.stream.condition == "intensity" and not tr.stream.with_ground_truth
+    logs = [tr.step() for _ in range(2)]
+    assert all("cond" in log and math.isfinite(log["cond"]) for log in logs)
+    assert TrainConfig().condition == "sliders" and TrainConfig().lambda_cond == 0   # the default recipe is unchanged
