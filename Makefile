@@ -5,6 +5,8 @@
 #   make execute  re-run every chapter in place and store its outputs (CPU, fixed seeds)
 #   make nbval    only the notebook regression tests;  make browser  only the web build + browser test
 #   make unit     only the package unit tests
+#   make lab      open the chapters in JupyterLab (with the ipywidgets extension) on your laptop
+#   make lab-check  start that JupyterLab headless and check it in Chromium (scripts/check_lab.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -24,7 +26,7 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NB_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
           ONEDNN_MAX_CPU_ISA=AVX2 CUDA_VISIBLE_DEVICES= PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: install book webdemo execute nbval browser chromium screenshot test unit unit-ipywidgets7 clean
+.PHONY: install book webdemo execute nbval browser chromium screenshot test unit unit-ipywidgets7 lab lab-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +45,7 @@ WEB_DEMO   := _static/studio/model/manifest.json
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js and npm (Debian: apt-get install -y nodejs npm)"; exit 1; }
 	npm ci --no-audit --no-fund --ignore-scripts
-$(WEB_DEMO): $(NODE_STAMP) $(STAMP) scripts/build_web_demo.py influencer_gan/export.py influencer_gan/weights/looks/model.safetensors
+$(WEB_DEMO): $(NODE_STAMP) $(STAMP) scripts/build_web_demo.py influencer_gan/export.py influencer_gan/looks.py influencer_gan/weights/looks/model.safetensors
 	$(PY) scripts/build_web_demo.py
 webdemo: $(WEB_DEMO)
 
@@ -95,6 +97,29 @@ unit-ipywidgets7: $(IPYW7)/.installed
 	IG_EXPECT_IPYWIDGETS=7 PYTHONPATH=$(IPYW7) $(PY) -m pytest -q tests/test_studio.py
 
 test: unit unit-ipywidgets7 nbval browser
+
+# Work through the chapters interactively: JupyterLab from requirements-lab.txt, pinned by
+# constraints.txt, installed into .venv; the ipywidgets extension is the prebuilt
+# jupyterlab_widgets package (no Node.js, no `jupyter lab build`). The kernel is the venv's
+# python3. NB_ENV is NOT used here: on your laptop you want your GPU and your CPU's fastest
+# kernels, so a value may differ in its last printed digit from the stored output.
+# Opens your browser at the chapters; `make lab LAB_ARGS="--no-browser --port 8899"` and any
+# other `jupyter lab` option pass through LAB_ARGS.
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_ARGS  ?=
+LAB_ROOT  := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)   # jupyter refuses root without it (containers)
+$(LAB_STAMP): requirements-lab.txt constraints.txt $(STAMP)
+	$(PIP) install -q -c constraints.txt -r requirements-lab.txt
+	touch $@
+lab: $(LAB_STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/chapters $(LAB_ROOT) $(LAB_ARGS)
+
+# The check behind `make lab`: start it headless on 127.0.0.1 with a token, check that the
+# widget extension is installed and served, open a chapter in Chromium, run a studio panel and
+# move one of its sliders (about a minute; not part of `make test`).
+lab-check: $(LAB_STAMP) chromium
+	CHROMIUM=$(CHROMIUM) $(PY) scripts/check_lab.py
 
 clean:
 	rm -rf _build runs _static/studio/ort _static/studio/model
