@@ -1,6 +1,7 @@
 """Point the book at another repository (for a fork): rewrite the repository URL everywhere.
 
     python scripts/set_repo_url.py https://github.com/YOU/YOUR-FORK [--branch main] [--dry-run]
+    python scripts/set_repo_url.py --show      # what each chapter's Colab set-up cell installs now
 
 The URL lives in one place, `repository.url` in _config.yml (which also drives the Colab
 buttons of the web book). This script reads the current value there and replaces it, and the
@@ -15,6 +16,7 @@ Notebooks are edited as text, so their stored outputs and formatting are left un
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -53,8 +55,38 @@ def set_branch_in_config(text: str, branch: str) -> str:
     return re.sub(r"(?m)^(\s+branch:\s*)\S+", rf"\g<1>{branch}", text, count=1)
 
 
+INSTALL = re.compile(r"pip install[^\n]*?git\+(\S+)")
+
+
+def show(root: Path) -> int:
+    """Print the repository and branch of _config.yml and what each chapter's set-up cell (its
+    first code cell) installs; non-zero when a chapter installs from anywhere else."""
+    cfg = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    want = f"{cfg['url'].rstrip('/')}@{cfg.get('branch', 'main')}"
+    print(f"_config.yml: repository.url {cfg['url']}, branch {cfg.get('branch', 'main')}")
+    print(f"the Colab set-up cells should install: git+{want}")
+    bad = 0
+    for nb in sorted((root / "chapters").glob("*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        first = next(("".join(c["source"]) for c in cells if c["cell_type"] == "code"), "")
+        found = INSTALL.findall(first)
+        ok = bool(found) and all(f == want for f in found)
+        bad += not ok
+        print(f"  {'ok ' if ok else 'DIFFERENT'} {nb.relative_to(root)}: {', '.join(found) or 'no install line'}")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--show" in argv:
+        root = ROOT
+        if "--root" in argv:
+            root = Path(argv[argv.index("--root") + 1])
+        return show(root)
+    parser.add_argument("--show", action="store_true",
+                        help="only print what the chapters' set-up cells install (no URL needed)")
     parser.add_argument("url", help="new repository URL, https://github.com/OWNER/REPO")
     parser.add_argument("--branch", help="also change the branch the Colab links use")
     parser.add_argument("--dry-run", action="store_true", help="only list the files that would change")
