@@ -137,13 +137,12 @@
   }
 
   // Draw an image into the "before" canvas at the processing size; canvases are shown at
-  // a fixed width whatever their pixel size.
+  // their column's width whatever their pixel size.
   function showPhoto(img) {
     const [w, h] = targetSize(img);
     for (const id of ["before", "after", "truth"]) {
       const c = $(id);
-      c.width = w; c.height = h;
-      c.style.height = `${Math.round(parseFloat(getComputedStyle(c).width) * h / w)}px`;
+      c.width = w; c.height = h;               // shown at the column's width (CSS height: auto)
     }
     const ctx = $("before").getContext("2d", { willReadFrequently: true });
     ctx.drawImage(img, 0, 0, w, h);
