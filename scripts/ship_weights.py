@@ -41,7 +41,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     tensors, meta = read_checkpoint(a.run / MODEL)
-    config = json.loads(meta["config"])
+    # the run folder it was trained in is a machine path: ship the conventional one instead
+    config = {**json.loads(meta["config"]), "out": f"runs/{a.name}"}
+    meta = {**meta, "config": json.dumps(config)}
     if (a.run / CHECKPOINT).exists():
         _, full_meta = read_checkpoint(a.run / CHECKPOINT)
         history = json.loads(full_meta.get("history", "[]"))
