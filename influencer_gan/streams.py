@@ -126,8 +126,9 @@ class LookStream:
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
     * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c,
-      grain=False, condition=condition)` (`condition`: what c means, see `looks.apply`) — only with `ground_truth=True` (the default); unpaired training never reads
-      it, so the trainer asks for it only when a loss does. `ground_truth(batch)` makes it later.
+      grain=False, condition=condition)` (`condition`: what c means, see `looks.apply`) — only
+      with `ground_truth=True` (the default); unpaired training never reads it, so the trainer
+      asks for it only when a loss does. `ground_truth(batch)` makes it later.
 
     Folder mode (`content_dir` and `styled_dir`: your own photos and an influencer's feed): `x`
     comes from the content folder, `y` and `refs` from the styled folder, c = (0, 0, 1), and
