@@ -59,13 +59,21 @@ class ExportableLookGenerator(nn.Module):
 
     def forward(self, image: torch.Tensor, style: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         g = self.g
-        x = image * 2 - 1
         if g.head != "color":
-            return (g(x, style, c) + 1) / 2
+            return (g(image * 2 - 1, style, c) + 1) / 2
+        full = self.full_look(image, style, c)
+        if g.c_route == "cbn":
+            return full
+        from .looks import personal_edit     # c by its definition, as LookGenerator.forward
+        return personal_edit(image, full, c[:, 0], c[:, 1], c[:, 2])
+
+    def full_look(self, image: torch.Tensor, style: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        g = self.g
+        x = image * 2 - 1
         cond = g.condition(x, style, c)
         h, w = x.shape[-2], x.shape[-1]
         if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and (h < g.work_size or w < g.work_size):
-            return (g(x, style, c) + 1) / 2          # small inputs: the model's own (upsampling) path
+            return (g.full_look(x, style, c) + 1) / 2     # small inputs: the model's own (upsampling) path
         ph = _box_matrix(torch.tensor(h) if isinstance(h, int) else h, g.work_size, x.dtype)
         pw = _box_matrix(torch.tensor(w) if isinstance(w, int) else w, g.work_size, x.dtype)
         small = torch.matmul(torch.matmul(ph, x), pw.transpose(0, 1))

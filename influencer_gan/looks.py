@@ -370,11 +370,19 @@ def personal_edit(photo: torch.Tensor, styled: torch.Tensor, vivid=0.0, warmth=0
     for a look that no slider makes, and for a generator's own output (the pair-free signal of
     `losses.condition_consistency`)."""
     s = _as_column(strength, photo).view(-1, 1, 1, 1)
-    return torch.lerp(photo, adjust(styled, vivid, warmth), s.expand(photo.shape))  # exact at 0 and 1
+    v, w = _as_column(vivid, photo), _as_column(warmth, photo)
+    # Inference shortcuts (the same numbers: adjust is exactly the identity at vivid = warmth = 0,
+    # and the blend at strength 1 is the look); never while tracing a graph for export
+    fixed = torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    if fixed or bool((v != 0).any() or (w != 0).any()):
+        styled = adjust(styled, vivid, warmth)
+    if not fixed and bool((s == 1).all()):
+        return styled
+    return torch.lerp(photo, styled, s.expand(photo.shape))  # exact at 0 and 1
 
 
 def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0,
-          grain: bool = True, seed=0, condition: str = "sliders") -> torch.Tensor:
+          grain: bool = True, seed=0, condition: str = "intensity") -> torch.Tensor:
     """Style `img` with `look`, personalised by c = (vivid, warmth, strength): the exact ground truth.
 
     `img` is `(3, H, W)` or `(B, 3, H, W)` in [0, 1]; `look` is a `Look`, a name from `NAMED`
@@ -388,11 +396,12 @@ def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0
     Every stage is differentiable (in the image and in the parameters) and is exactly the
     identity when its parameter is 0, so `strength=0` returns `img` unchanged, grain included.
 
-    `condition` says what c means. "sliders" (the book's definition so far): c moves the look's
-    own sliders, `personalize(look, vivid, warmth, strength)`. "intensity" (photo apps', defined
-    for any look): the look is applied at full strength, then `personal_edit` adjusts it by vivid
-    and warmth and blends it with the photo by strength. Both agree at c = (0, 0, 1) and give the
-    photo itself at strength 0.
+    `condition` says what c means. "intensity" (the definition, as photo apps have it, and for
+    any look, also looks no slider makes): the look is applied at full strength, then
+    `personal_edit` adjusts it by vivid and warmth and blends it with the photo by strength.
+    "sliders" (the book's first definition, kept for models trained with it): c moves the
+    look's own sliders, `personalize(look, vivid, warmth, strength)`. Both agree at
+    c = (0, 0, 1) and give the photo itself at strength 0.
     Film grain is texture, not colour: `grain=False` leaves it out, which is what every
     evaluation compares against. With `grain=True` the noise is drawn from `seed` (one int, or
     one int per image; see `grain_noise`).
@@ -404,7 +413,7 @@ def apply(img: torch.Tensor, look: LookLike, vivid=0.0, warmth=0.0, strength=1.0
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
     if condition == "intensity":
-        styled = apply(x, look, grain=grain, seed=seed)
+        styled = apply(x, look, grain=grain, seed=seed, condition="sliders")   # the same at c = (0, 0, 1)
         out = personal_edit(x, styled, vivid, warmth, strength).clamp(0.0, 1.0)
         return out[0] if single else out
     p = personalize(as_params(look).to(device=x.device, dtype=x.dtype), vivid, warmth, strength)

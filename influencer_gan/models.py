@@ -479,15 +479,14 @@ def apply_colour_transform(x01: torch.Tensor, coeffs: torch.Tensor, basis: str,
     outs = []
     for r0 in range(0, H, rows):
         a = torch.matmul(rh[r0:r0 + rows], mid)              # (B, 3K, rows, W)
-        terms = colour_basis(x01[:, :, r0:r0 + rows], basis)
-        chans = []
-        for c in range(3):
-            acc = a[:, c * k:c * k + 1] * terms[0]
-            for i in range(1, k):
-                acc = acc + a[:, c * k + i:c * k + i + 1] * terms[i]
-            chans.append(acc)
-        outs.append(torch.cat(chans, 1))
+        terms = torch.cat(colour_basis(x01[:, :, r0:r0 + rows], basis), 1)   # (B, K, rows, W)
+        # one broadcast product and a sum over the basis (slicing the K planes one by one made
+        # the backward pass allocate a zero-filled gradient of the whole grid per slice)
+        outs.append((a.view(a.shape[0], 3, k, *a.shape[-2:]) * terms.unsqueeze(1)).sum(2))
     return torch.cat(outs, 2) if len(outs) > 1 else outs[0]
+
+
+C_ROUTES = ("cbn", "edit")  # how the personal condition c reaches a LookGenerator
 
 
 class LookGenerator(nn.Module):
@@ -529,6 +528,16 @@ class LookGenerator(nn.Module):
       resolution, whose last 3×3 convolution (zero-initialised) adds a residual to x:
       also the identity at the start.  For comparison.
 
+    How c gets in (`c_route`):
+
+    * `"cbn"`: c is part of every CBN's condition, and G must learn what each value means.
+      Without pairs, nothing in the adversarial and cycle losses says what "half as strong"
+      is, and measured runs (benchmarks/condition_learning.py) learned to ignore strength.
+    * `"edit"`: the CBNs read the style code alone, and G makes the look at full strength;
+      c is then applied by its definition, `looks.personal_edit` (vivid and warmth adjust the
+      look, strength blends it with the photo). Strength 0 returns the photo exactly and each
+      slider does what it says, for any look, including looks no slider makes.
+
     Starting at the identity avoids CycleGAN's known failure of first learning a colour
     inversion; the output is clamped to [-1, 1] by `inward_clamp`.
 
@@ -539,8 +548,10 @@ class LookGenerator(nn.Module):
     def __init__(self, style_dim: int = 64, cond_dim: int = 3, ngf: int = 32, n_blocks: int = 4,
                  backbone: str = "resnet", head: str = "color", work_size: int = 64,
                  basis: str = "cubic", n_down: int | None = None, grid_size: int | None = None,
-                 global_path: bool = True):
+                 global_path: bool = True, c_route: str = "cbn"):
         super().__init__()
+        if c_route not in C_ROUTES:
+            raise ValueError(f"c_route must be one of {C_ROUTES}, got {c_route!r}")
         if backbone not in ("resnet", "unet"):
             raise ValueError(f"backbone must be 'resnet' or 'unet', got {backbone!r}")
         if head not in ("color", "rgb", "params"):
@@ -548,8 +559,10 @@ class LookGenerator(nn.Module):
         if basis not in COLOUR_BASES:
             raise ValueError(f"basis must be one of {sorted(COLOUR_BASES)}, got {basis!r}")
         self.style_dim, self.cond_dim, self.head = style_dim, cond_dim, head
-        self.work_size, self.basis = work_size, basis
-        cdim = style_dim + cond_dim
+        self.work_size, self.basis, self.c_route = work_size, basis, c_route
+        # "cbn": every CBN reads [style, c]; "edit": the CBNs read the style code alone and c is
+        # applied to the network's full-strength look as its definition (looks.personal_edit)
+        cdim = style_dim + (cond_dim if c_route == "cbn" else 0)
         if head == "params":
             from .looks import N_PARAMS
             self.param_mlp = nn.Sequential(nn.Linear(cdim, 256), nn.SiLU(), nn.Linear(256, 256),
@@ -590,7 +603,8 @@ class LookGenerator(nn.Module):
             nn.init.zeros_(self.to_rgb.bias)
 
     def condition(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
-        """The vector [style code, c] that drives every CBN layer, (B, style_dim + cond_dim)."""
+        """The vector that drives every CBN layer: [style code, c], (B, style_dim + cond_dim),
+        or, with `c_route="edit"`, the style code alone (B, style_dim)."""
         b = x.shape[0]
         if c.dim() == 1:
             c = c.unsqueeze(0).expand(b, -1)
@@ -598,6 +612,8 @@ class LookGenerator(nn.Module):
             style = x.new_zeros(b, self.style_dim)
         elif style.dim() == 1:
             style = style.unsqueeze(0).expand(b, -1)
+        if self.c_route == "edit":
+            return style.to(x.dtype)
         return torch.cat([style.to(x.dtype), c.to(x.dtype)], 1)
 
     def look_params(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
@@ -634,6 +650,21 @@ class LookGenerator(nn.Module):
         return coeffs
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        out = self.full_look(x, style, c)
+        if self.c_route == "cbn":
+            return out
+        # c as photo apps define it (looks.personal_edit): vivid and warmth adjust the look, and
+        # strength blends from the photo (0, returned exactly) to the adjusted look (1)
+        from .looks import personal_edit
+        c = c.unsqueeze(0).expand(x.shape[0], -1) if c.dim() == 1 else c
+        c = c.to(torch.float32)
+        with torch.autocast(x.device.type, enabled=False):
+            out01 = personal_edit((x.float() + 1) / 2, (out.float() + 1) / 2, c[:, 0], c[:, 1], c[:, 2])
+        return (out01 * 2 - 1).to(out.dtype)
+
+    def full_look(self, x: torch.Tensor, style: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        """The network's own output: with `c_route="cbn"` the answer for [style, c]; with
+        `c_route="edit"` the look at full strength, before c (c is not read)."""
         if self.head == "params":
             from .looks import _pipeline
             return _pipeline((x + 1) / 2, self.look_params(x, style, c), None) * 2 - 1
@@ -820,12 +851,18 @@ class ColourCritic(nn.Module):
     of a one-patch PatchGAN, so the losses treat both alike).
     """
 
-    def __init__(self, cond_dim: int = 0, hidden: int = 256, size: int = 16, spectral_norm: bool = True):
+    def __init__(self, cond_dim: int = 0, hidden: int = 256, size: int = 16, spectral_norm: bool = True,
+                 joint: bool = False):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
-        self.size, self.cond_dim = size, cond_dim
+        self.size, self.cond_dim, self.joint = size, cond_dim, joint
         n_stats = colour_statistics(torch.zeros(1, 3, 8, 8)).shape[1]
-        self.body = nn.Sequential(sn(nn.Linear(n_stats, hidden)), nn.LeakyReLU(0.2),
+        if joint and cond_dim < n_stats:
+            raise ValueError("a joint ColourCritic reads the references' colour statistics first in cond")
+        # joint=True: the MLP also reads the condition and the difference between the image's
+        # statistics and the references' (cond[:, :n_stats]) — a critic that can compare the
+        # two directly, where projection alone only correlates them
+        self.body = nn.Sequential(sn(nn.Linear(n_stats + (n_stats + cond_dim if joint else 0), hidden)), nn.LeakyReLU(0.2),
                                   sn(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2))
         self.out = sn(nn.Linear(hidden, 1))
         self.embed = sn(nn.Linear(cond_dim, hidden, bias=False)) if cond_dim else None
@@ -842,7 +879,11 @@ class ColourCritic(nn.Module):
         # float32 even under AMP: bf16's 8-bit mantissa blurs the small histogram differences
         # D must see, and a network this small gains nothing from half precision
         with torch.autocast(x.device.type, enabled=False):
-            h = self.body(shrunk_statistics(x, self.size))
+            stats = shrunk_statistics(x, self.size)
+            if self.joint:
+                ref = cond.float()[:, :stats.shape[1]]
+                stats = torch.cat([stats, stats - ref, cond.float()], 1)
+            h = self.body(stats)
             logit = self.out(h)
             if self.embed is not None:
                 logit = logit + (self.embed(cond.float()) * h).sum(1, keepdim=True)

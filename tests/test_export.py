@@ -69,3 +69,26 @@ def test_export_of_the_shipped_params_head(tmp_path):
     got = torch.from_numpy(sess.run(None, {"image": x.numpy(), "style": code[None].numpy(), "c": c.numpy()})[0])
     want = m.stylize(x, style=code, warmth=0.4, strength=0.8)
     assert (got - want).abs().max() < 1e-3 and (want - x).abs().mean() > 1e-2
+
+
+def test_export_with_c_applied_by_its_definition(tmp_path):
+    """c_route="edit" (the personal edit after G's full-strength look) exports too."""
+    from influencer_gan.api import load_model
+    from influencer_gan.train import Trainer
+    from conftest import tiny_config
+    Trainer(tiny_config(tmp_path / "run", head="color", c_route="edit"), progress=False).save()
+    m = load_model(tmp_path / "run")
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in m.nets["G"].parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=g))
+    path = X.export_onnx(m, tmp_path / "edit.onnx", size=48)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    code = m.style_code(look="teal_orange")
+    x = torch.rand(1, 3, 64, 80, generator=g)
+    for c in ([0.0, 0.0, 0.0], [0.5, -0.3, 0.6], [0.0, 0.0, 1.0]):
+        got = torch.from_numpy(sess.run(None, {"image": x.numpy(), "style": code[None].numpy(),
+                                               "c": torch.tensor([c]).numpy()})[0])
+        want = m.stylize(x, style=code, vivid=c[0], warmth=c[1], strength=c[2])
+        assert (got - want).abs().max() < 1e-3
+    assert (got - x).abs().mean() > 1e-3

@@ -356,3 +356,39 @@ def test_colour_critic_ignores_grain_and_reads_colour_and_condition():
     look_change = (D(warm * 2 - 1, cond) - base).abs().mean()
     assert grain_change < 0.2 * look_change
     assert (D(img * 2 - 1, -cond) - base).abs().mean() > 0
+
+
+def test_c_route_edit_applies_c_by_its_definition():
+    """With c_route="edit", G's CBNs read the style code alone and c is looks.personal_edit of
+    G's full-strength look: strength 0 is the photo, and every slider does what it says."""
+    from influencer_gan import looks as L
+    torch.manual_seed(0)
+    G = randomise_zero_init(LookGenerator(style_dim=4, ngf=8, n_blocks=1, work_size=32, c_route="edit"), scale=0.3).eval()
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    s = torch.randn(3, 4)
+    with torch.no_grad():
+        full = G.full_look(x, s, torch.zeros(3, 3))
+        assert torch.equal(G(x, s, torch.tensor([[0.0, 0.0, 0.0]] * 3)), x)
+        assert (G(x, s, torch.tensor([[0.0, 0.0, 1.0]] * 3)) - full).abs().max() < 1e-5
+        c = torch.tensor([[0.5, -0.3, 0.6]] * 3)
+        want = L.personal_edit((x + 1) / 2, (full + 1) / 2, c[:, 0], c[:, 1], c[:, 2]) * 2 - 1
+        assert (G(x, s, c) - want).abs().max() < 1e-5
+        assert (full - x).abs().mean() > 1e-3          # the randomised G really edits
+    assert G.condition(x, s, c).shape == (3, 4)        # the CBNs read the style code alone
+    with pytest.raises(ValueError, match="c_route"):
+        LookGenerator(c_route="both")
+
+
+def test_joint_colour_critic_compares_the_image_with_the_references():
+    """d_cond="joint": the critic's MLP reads the image's colour statistics, the references'
+    (first in cond) and their difference; it needs the statistics in cond."""
+    from influencer_gan.models import ColourCritic, N_STATS, shrunk_statistics
+    torch.manual_seed(0)
+    D = ColourCritic(cond_dim=N_STATS + 3, hidden=32, joint=True)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    ref = shrunk_statistics(torch.rand(4, 3, 3, 32, 32) * 2 - 1)
+    out = D(x, torch.cat([ref, torch.zeros(4, 3)], 1))
+    assert out.shape == (4, 1, 1, 1)
+    assert not torch.allclose(out, D(x, torch.cat([ref.roll(1, 0), torch.zeros(4, 3)], 1)))
+    with pytest.raises(ValueError, match="statistics"):
+        ColourCritic(cond_dim=8, joint=True)
