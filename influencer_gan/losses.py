@@ -198,6 +198,25 @@ def contrastive_agreement(a: torch.Tensor, b: torch.Tensor, temperature: float =
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
+def style_reconstruction(encoder, fake: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Style reconstruction (StarGAN v2, Choi et al. 2020): 1 − cosine similarity between the
+    code the style encoder reads from each generated image and the code G was given.
+
+    `encoder` is a `StyleEncoder`; it is used as a fixed judge here — its weights get no
+    gradient from this loss and its batch norm uses its running statistics (eval mode), so
+    that the fakes neither train it nor shift its statistics. fake: (B, 3, H, W) in [-1, 1];
+    style: (B, D), treated as a constant. Returns a scalar in [0, 2]."""
+    params = {k: v.detach() for k, v in encoder.named_parameters()}
+    buffers = dict(encoder.named_buffers())
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        code = torch.func.functional_call(encoder, {**params, **buffers}, (fake,))
+    finally:
+        encoder.train(was_training)
+    return 1 - F.cosine_similarity(code.float(), style.detach().float(), dim=1).mean()
+
+
 def mode_seeking_loss(fake1: torch.Tensor, fake2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
                       eps: float = 1e-5) -> torch.Tensor:
     """Mode-seeking regularisation (Mao et al. 2019, MSGAN) against mode collapse.

@@ -413,6 +413,49 @@ def _merge(into: dict, new: dict) -> None:
         into.setdefault(k, []).extend(v)
 
 
+VAL_SEEDS = tuple(range(20_000, 20_006))  # unseen slider looks and app filters for validation
+
+
+@torch.no_grad()
+def validate_looks(G, E, condition: str = "sliders", size: int = 64, refs: int = N_REFS,
+                   ref_size: int = 32) -> dict[str, float]:
+    """A quick validation of a look generator during training, on the *val* split (the test
+    photos stay unseen): mean ΔE2000 for the named looks (at the protocol's conditions c,
+    `condition` saying what c means), for unseen slider looks and for unseen app filters
+    (`filters.random_filter`, seeds `VAL_SEEDS`, kept out of every training pool), each
+    described by `refs` references of other held-out photos, and at strength 0 (the photo
+    itself is the answer). G and E are the networks (the EMA copies), in [-1, 1] convention."""
+    from . import filters as Fl
+    dev = next(G.parameters()).device
+    x = test_crops(size, n_random=1, split="val").to(dev)
+    xn = x * 2 - 1
+
+    def run(look_refs, c):
+        s = E((look_refs * 2 - 1)[None].to(dev))[0]
+        cc = torch.tensor([c], device=dev).expand(x.shape[0], -1)
+        return ((G(xn, s.expand(x.shape[0], -1), cc).float() + 1) / 2).clamp(0, 1)
+
+    out = {}
+    crops = reference_crops(refs, ref_size, seed=1).to(dev)
+    named = []
+    for name in L.NAMED:
+        r = L.apply(crops, name, grain=True, seed=0)
+        for c in CONDITIONS:
+            truth = L.apply(x, name, vivid=c[0], warmth=c[1], strength=c[2], grain=False, condition=condition)
+            named.append(delta_e2000(run(r, c).cpu(), truth.cpu()))
+    out["named"] = float(np.mean(named))
+    unseen, filt, zero = [], [], []
+    for seed in VAL_SEEDS:
+        look, f = L.random_look(seed), Fl.random_filter(seed)
+        crops = reference_crops(refs, ref_size, seed=seed).to(dev)
+        unseen.append(delta_e2000(run(L.apply(crops, look, grain=True, seed=seed), (0.0, 0.0, 1.0)).cpu(),
+                                  L.apply(x, look, grain=False).cpu()))
+        filt.append(delta_e2000(run(Fl.render(crops, f), (0.0, 0.0, 1.0)).cpu(), Fl.render(x, f).cpu()))
+        zero.append(delta_e2000(run(Fl.render(crops, f), (0.0, 0.0, 0.0)).cpu(), x.cpu()))
+    out.update(unseen=float(np.mean(unseen)), filters=float(np.mean(filt)), strength0=float(np.mean(zero)))
+    return out
+
+
 # A look "method" is a pair of callables, so the baselines (identity, CycleGAN, …) are scored
 # by exactly the same code as the model:
 #   named(x (N,3,H,W) in [0,1], look_name, c (vivid, warmth, strength)) -> (N,3,H,W) in [0,1]
@@ -453,7 +496,8 @@ def looks_protocol(quick: bool = False) -> dict:
 
 def score_looks(named: NamedFn, reference: Optional[RefFn] = None, protocol: Optional[dict] = None,
                 quick: bool = False, batch: int = 8) -> dict:
-    """Score a look method on held-out photos against `looks.apply(..., grain=False)`.
+    """Score a look method on held-out photos against `looks.apply(..., grain=False)`
+    (`protocol["condition"]`, default "intensity", says what c means there).
 
     named: every look of the protocol × every condition c × every test crop.
     unseen: every `random_look(seed)` of the protocol, described by `refs` references rendered
@@ -468,7 +512,8 @@ def score_looks(named: NamedFn, reference: Optional[RefFn] = None, protocol: Opt
         for c in p["conditions"]:
             for i in range(0, x.shape[0], batch):
                 xb = x[i:i + batch]
-                truth = L.apply(xb, name, vivid=c[0], warmth=c[1], strength=c[2], grain=False)
+                truth = L.apply(xb, name, vivid=c[0], warmth=c[1], strength=c[2], grain=False,
+                                condition=p.get("condition", "intensity"))
                 s = image_scores(named(xb, name, tuple(c)), truth)
                 _merge(per_look.setdefault(name, {}), s)
                 _merge(per_cond.setdefault(str(tuple(c)), {}), s)
@@ -587,7 +632,7 @@ def evaluate(model, task: Optional[str] = None, quick: bool = False) -> dict:
         raise ValueError(f"the model is a {model.config.task} model, not a {task} model")
     t0 = time.perf_counter()
     if task == "looks":
-        protocol = looks_protocol(quick)
+        protocol = {**looks_protocol(quick), "condition": model.config.condition}   # what its c means
         rows = [{"method": "model", **score_looks(*model_methods(model), protocol=protocol)},
                 {"method": "identity (do nothing)", **score_looks(*identity_methods(), protocol=protocol)}]
     elif task == "avatars":

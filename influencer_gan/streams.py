@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from . import avatars as _avatars
+from . import filters as _filters
 from . import looks as _looks
 from .files import ImageDataError, ImageDataWarning, SafeImageFolder
 from .photos import CropBank, _check_split, load_sources, pyramid, random_crops
@@ -42,6 +43,11 @@ def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed", prior_
     draws `looks.random_look(seed)` with a seed from the generator, "mixed" does each half of
     the time. `prior_pool > 0` draws the prior's seeds from `range(prior_pool)` only: a fixed
     set of that many looks, each made once and then cached (a fresh draw costs ~20 ms)."""
+    return _sample_looks(n, generator, mode, prior_pool)[0]
+
+
+def _sample_looks(n: int, generator: torch.Generator, mode: str, prior_pool: int):
+    """`sample_looks` and which rows are named looks."""
     if not 0 <= prior_pool <= PRIOR_POOL_MAX:
         raise ValueError(f"prior_pool must be in [0, {PRIOR_POOL_MAX}], got {prior_pool}")
     if mode not in ("mixed", "named", "prior"):
@@ -54,7 +60,49 @@ def sample_looks(n: int, generator: torch.Generator, mode: str = "mixed", prior_
                  "mixed": u < 0.5}[mode]
     rows = [_named_vectors()[int(i)] if named else _prior_vector(int(s))
             for named, i, s in zip(use_named.tolist(), idx.tolist(), seeds.tolist())]
-    return torch.stack(rows) if rows else torch.zeros(0, _looks.N_PARAMS)
+    return (torch.stack(rows) if rows else torch.zeros(0, _looks.N_PARAMS)), use_named
+
+
+def sample_wide(n: int, generator: torch.Generator, prior_pool: int = 0):
+    """The "wide" prior: looks beyond the sliders. Draws `(params (n, P), filter)` where
+    `filter` is a batched app filter (`filters.render`) applied after the sliders:
+
+    * half the rows are named looks (slider looks, no filter), as in "mixed";
+    * of the other half, a third are slider looks of the prior, a third the same followed by
+      an app filter of `filters.random_filter`, and a third an app filter alone (sliders 0):
+      global colour mappings, channel mixers, curves, 3D LUTs, blend-mode gradients and
+      vignettes that no slider makes.
+
+    With `prior_pool > 0` the filters' seeds come from `range(prior_pool)` too."""
+    params, named = _sample_looks(n, generator, "mixed", prior_pool)
+    kind = torch.randint(3, (n,), generator=generator)
+    seeds = torch.randint(prior_pool or 2 ** 31 - 1, (n,), generator=generator)
+    kind = torch.where(named, torch.zeros_like(kind), kind)
+    params = torch.where((kind == 2).unsqueeze(1), torch.zeros_like(params), params)
+    rows = [_filters.identity(1) if k == 0 else _filter(int(s))
+            for k, s in zip(kind.tolist(), seeds.tolist())]
+    return params, _filters.stack(rows)
+
+
+@lru_cache(maxsize=PRIOR_POOL_MAX)
+def _filter(seed: int) -> dict:
+    return _filters.random_filter(seed)
+
+
+def render_look(img: torch.Tensor, params: torch.Tensor, filt: Optional[dict], c: Optional[torch.Tensor],
+                grain: bool, seed=0, condition: str = "intensity") -> torch.Tensor:
+    """`img` (B,3,H,W) in a look: the sliders `params`, then the app filter `filt` (None: none),
+    then the personal condition `c` (None: full strength) as `condition` defines it."""
+    if filt is None:
+        if c is None:
+            return _looks.apply(img, params, grain=grain, seed=seed)
+        return _looks.apply(img, params, c[:, 0], c[:, 1], c[:, 2], grain=grain, seed=seed, condition=condition)
+    full = _filters.render(_looks.apply(img, params, grain=grain, seed=seed), filt)
+    if c is None:
+        return full
+    if condition != "intensity":
+        raise ValueError("an app filter has no sliders: its c is defined only as 'intensity'")
+    return _looks.personal_edit(img, full, c[:, 0], c[:, 1], c[:, 2]).clamp(0.0, 1.0)
 
 
 @lru_cache(maxsize=1)
@@ -125,6 +173,8 @@ class LookStream:
     * `c` `(B,3)`: the personal condition (vivid, warmth, strength), see `sample_condition`;
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
+    * `filter`: with `looks="wide"`, the app filter applied after the sliders (`sample_wide`,
+      `filters.render`; identity for named looks), else None;
     * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c,
       grain=False, condition=condition)` (`condition`: what c means, see `looks.apply`) — only
       with `ground_truth=True` (the default); unpaired training never reads it, so the trainer
@@ -148,15 +198,17 @@ class LookStream:
     def __init__(self, size: int = 64, batch_size: int = 8, split: str = "train", refs: int = 5,
                  looks: str = "mixed", seed: int = 0, content_dir=None, styled_dir=None,
                  device="cpu", rank: int = 0, world_size: int = 1, prior_pool: int = 0,
-                 ground_truth: bool = True, condition: str = "sliders"):
+                 ground_truth: bool = True, condition: str = "intensity"):
         self.size, self.batch_size, self.split = int(size), int(batch_size), _check_split(split)
         self.prior_pool, self.with_ground_truth = int(prior_pool), bool(ground_truth)
         if condition not in _looks.CONDITIONS:
             raise ValueError(f"condition must be one of {_looks.CONDITIONS}, got {condition!r}")
         self.condition = condition
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
-        if looks not in ("mixed", "named", "prior"):
-            raise ValueError(f"looks must be 'mixed', 'named' or 'prior', got {looks!r}")
+        if looks not in ("mixed", "named", "prior", "wide"):
+            raise ValueError(f"looks must be 'mixed', 'named', 'prior' or 'wide', got {looks!r}")
+        if looks == "wide" and condition != "intensity":
+            raise ValueError("looks 'wide' includes app filters, whose c is defined only as 'intensity'")
         if (content_dir is None) != (styled_dir is None):
             raise ValueError("folder mode needs both content_dir and styled_dir")
         self.folder_mode = content_dir is not None
@@ -194,18 +246,26 @@ class LookStream:
             refs = self.styled.crops(B * K, S, g).view(B, K, 3, S, S)
             c = torch.tensor([0.0, 0.0, 1.0], device=dev).repeat(B, 1)
             return dict(x=x, y=y, refs=refs, c=c, params=None, x_gt=None)
-        params = sample_looks(B, g, self.looks, self.prior_pool)
+        if self.looks == "wide":
+            params, filt = sample_wide(B, g, self.prior_pool)
+        else:
+            params, filt = sample_looks(B, g, self.looks, self.prior_pool), None
         c = sample_condition(B, g)
         x = self.atlas.crops(B, S, g)
         y = self.atlas.crops(B, S, g)
         r = self.atlas.crops(B * K, S, g)
         seeds = torch.randint(2 ** 31 - 1, (2,), generator=g).tolist()
         params, c = params.to(dev), c.to(dev)
+        if filt is not None:
+            filt = {k: v.to(dev) for k, v in filt.items()}
         with torch.no_grad():
-            y = _looks.apply(y, params, c[:, 0], c[:, 1], c[:, 2], grain=True, seed=seeds[0],
-                             condition=self.condition)
-            r = _looks.apply(r, params.repeat_interleave(K, 0), grain=True, seed=seeds[1])
-        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, x_gt=None)
+            y = render_look(y, params, filt, c, grain=True, seed=seeds[0], condition=self.condition)
+            r = render_look(r, params.repeat_interleave(K, 0),
+                            None if filt is None else {k: v.repeat_interleave(K, 0) for k, v in filt.items()},
+                            None, grain=True, seed=seeds[1])
+        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, filter=filt, x_gt=None)
+        if filt is not None:   # rows whose look is an app filter alone (no slider moved)
+            b["filter_only"] = params.abs().amax(1) == 0
         if self.with_ground_truth:
             b["x_gt"] = self.ground_truth(b)
         return b
@@ -216,9 +276,8 @@ class LookStream:
         (None in folder mode, where nobody knows the influencer's sliders)."""
         if b.get("params") is None:
             return None
-        c = b["c"]
-        return _looks.apply(b["x"], b["params"], c[:, 0], c[:, 1], c[:, 2], grain=False,
-                            condition=self.condition)
+        return render_look(b["x"], b["params"], b.get("filter"), b["c"], grain=False,
+                           condition=self.condition)
 
     def __iter__(self) -> Iterator[dict]:
         while True:

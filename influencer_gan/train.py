@@ -87,7 +87,8 @@ class TrainConfig:
     d_size: int = 16                    # looks, "colour": the size D shrinks images to (grain out)
     encoder: str = "stats"              # looks: StyleEncoder on colour "stats" alone or "conv+stats"
     d_cond: str = "code"                # looks: D reads [style code, c] ("code") or [the references'
-                                        # colour statistics, c] ("stats")
+                                        # colour statistics, c] ("stats"; "joint": also at its input,
+                                        # with the difference to the image's, see ColourCritic)
     z_dim: int = 128                    # avatars: noise dimension
     upsample: str = "resize"            # avatars: G's up-sampling, "resize" (resize-convolution) or
                                         # "transposed" (the document's; checkerboards)
@@ -101,8 +102,15 @@ class TrainConfig:
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
     lambda_cls: float = 0.0             # avatars: AC-GAN auxiliary attribute classifier in D
     lambda_ms: float = 0.0              # avatars: mode-seeking regularisation (losses.mode_seeking_loss)
-    condition: str = "sliders"          # looks: what c means (looks.apply): "sliders" or "intensity"
+    condition: str = "intensity"        # looks: what c means (looks.apply): "intensity" or "sliders"
     lambda_cond: float = 0.0            # looks: weight of losses.condition_consistency ("intensity" only)
+    lambda_sty: float = 0.0             # looks: style reconstruction (StarGAN v2): E must read G's
+                                        # full-strength output as the look it was asked for; pair-free
+    lambda_pretext: float = 0.0         # looks "wide": L1 on the rows whose look is a random app filter
+                                        # alone, the one look family the package draws itself (Neural
+                                        # Preset's pretext task); never on named or slider looks
+    c_route: str = "cbn"                # looks: c through G's CBNs ("cbn") or applied by its definition
+                                        # to G's full-strength look ("edit", needs condition "intensity")
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
     style_temperature: float = 0.1
     # -- optimisation
@@ -114,11 +122,13 @@ class TrainConfig:
     ema_decay: float = 0.99
     pool_size: int = 0
     # -- data
-    looks: str = "mixed"                # "mixed", "named" or "prior"
+    looks: str = "mixed"                # "mixed", "named", "prior" or "wide" (prior + app filters)
     prior_pool: int = 2000              # > 0: the prior's looks come from a fixed pool of this many
     data_root: str = "data"
     content_dir: Optional[str] = None   # your own neutral photos ...
     styled_dir: Optional[str] = None    # ... and an influencer's feed
+    init: str = ""                      # looks: start E and G from "pretrained" (the shipped looks
+                                        # weights) or a run folder; "" starts from scratch
     # -- runtime
     seed: int = 0
     device: str = "auto"
@@ -128,20 +138,23 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 250
+    val_every: int = 0                  # looks: > 0 validates the EMA networks every so many steps
+                                        # (metrics.validate_looks, val split) into val.jsonl
     out: str = "runs/looks"
 
     # fields that may change between a run and its resumption
     RUNTIME_FIELDS = ("steps", "device", "amp", "compile", "log_every", "sample_every",
-                      "ckpt_every", "out", "data_root")
+                      "ckpt_every", "val_every", "out", "data_root")
 
     def __post_init__(self):
         if self.image_size is None:
             self.image_size = 32 if self.task == "looks" else 64
         choices = {"task": ("looks", "avatars"), "backbone": ("resnet", "unet"),
                    "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
-                   "looks": ("mixed", "named", "prior"), "d_arch": ("patch", "colour"),
-                   "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats"),
-                   "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity")}
+                   "looks": ("mixed", "named", "prior", "wide"), "d_arch": ("patch", "colour"),
+                   "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats", "joint"),
+                   "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity"),
+                   "c_route": ("cbn", "edit")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
@@ -159,6 +172,11 @@ class TrainConfig:
         if self.lambda_cond and (self.task != "looks" or self.condition != "intensity"):
             raise ValueError("config: lambda_cond teaches c as 'intensity' defines it: it needs task looks "
                              "and condition 'intensity'")
+        if self.lambda_pretext and self.looks != "wide":
+            raise ValueError("config: lambda_pretext learns from random app filters: it needs looks 'wide'")
+        if (self.c_route == "edit" or self.looks == "wide") and self.condition != "intensity":
+            raise ValueError("config: c_route 'edit' and looks 'wide' use c as photo apps define it for any "
+                             "look: they need condition 'intensity'")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -171,6 +189,9 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
+        if d.get("task", "looks") == "looks" and "condition" not in d:
+            # written before the field existed: c moved the look's own sliders
+            d = {**d, "condition": "sliders"}
         if d.get("task") == "avatars" and "upsample" not in d:
             # written before the field existed: the generator had the document's transposed convolutions
             d = {**d, "upsample": "transposed"}
@@ -237,16 +258,20 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
     """The modules of a task, by name. G is the generator every task has."""
     if cfg.task == "looks":
         from .looks import COND_DIM
-        look_g = lambda: LookGenerator(style_dim=cfg.style_dim, cond_dim=COND_DIM, ngf=cfg.ngf,
-                                       n_blocks=cfg.n_blocks, backbone=cfg.backbone,
-                                       head=cfg.head, work_size=cfg.work_size)
+        look_g = lambda route: LookGenerator(style_dim=cfg.style_dim, cond_dim=COND_DIM, ngf=cfg.ngf,
+                                             n_blocks=cfg.n_blocks, backbone=cfg.backbone,
+                                             head=cfg.head, work_size=cfg.work_size, c_route=route)
         from .models import N_STATS
-        cond_dim = (N_STATS if cfg.d_cond == "stats" else cfg.style_dim) + COND_DIM
-        D = (ColourCritic(cond_dim=cond_dim, hidden=4 * cfg.ndf, size=cfg.d_size) if cfg.d_arch == "colour"
+        cond_dim = (N_STATS if cfg.d_cond in ("stats", "joint") else cfg.style_dim) + COND_DIM
+        if cfg.d_cond == "joint" and cfg.d_arch != "colour":
+            raise ValueError("config: d_cond 'joint' is a ColourCritic's (d_arch 'colour')")
+        D = (ColourCritic(cond_dim=cond_dim, hidden=4 * cfg.ndf, size=cfg.d_size, joint=cfg.d_cond == "joint")
+             if cfg.d_arch == "colour"
              else Discriminator(in_channels=3, cond_dim=cond_dim, ndf=cfg.ndf, n_layers=cfg.d_layers))
         return {"E": StyleEncoder(style_dim=cfg.style_dim, work_size=cfg.image_size,
                                 conv=cfg.encoder == "conv+stats"),
-                "G": look_g(), "F": look_g(), "D": D}
+                # F undoes G's edit, c included, so c always reaches it through its CBNs
+                "G": look_g(cfg.c_route), "F": look_g("cbn"), "D": D}
     from .avatars import ATTR_DIM
     from .looks import N_PARAMS
     return {"G": AvatarGenerator(input_dim=cfg.z_dim, output_dim=3, style_dim=N_PARAMS,
@@ -268,6 +293,9 @@ def build_stream(cfg: TrainConfig, rank: int = 0, world: int = 1, device=None):
                            content_dir=cfg.content_dir, styled_dir=cfg.styled_dir,
                            rank=rank, world_size=world, device=device or "cpu",
                            ground_truth=cfg.lambda_paired > 0, condition=cfg.condition)
+
+
+_C0 = torch.tensor([0.0, 0.0, 1.0])   # c = (vivid 0, warmth 0, strength 1): the look itself
 
 
 def to_net(t: torch.Tensor) -> torch.Tensor:
@@ -379,6 +407,8 @@ class Trainer:
             net.to(self.device)
             if config.channels_last:
                 net.to(memory_format=torch.channels_last)
+        if config.init and not resume:
+            self._init_from(config.init)
         gen_names = [n for n in ("E", "G", "F") if n in self.nets]
         self.ema = {n: copy.deepcopy(self.nets[n]).eval().requires_grad_(False) for n in gen_names if n != "F"}
         betas = (config.beta1, config.beta2)
@@ -417,6 +447,34 @@ class Trainer:
                 self.models = {n: DDP(m, device_ids=ids, broadcast_buffers=False) for n, m in self.nets.items()}
         if config.compile:
             self.models = {n: torch.compile(m) for n, m in self.models.items()}
+
+    def _init_from(self, source: str) -> None:
+        """Start E and G from trained weights (fine-tuning): "pretrained" (the shipped looks
+        model) or a run folder / model.safetensors. F and D start fresh. The architecture
+        must be the same; a clear error says which setting differs."""
+        from .api import WEIGHTS_DIR
+        if self.cfg.task != "looks":
+            raise ValueError("config: init is for the looks task")
+        folder = WEIGHTS_DIR / "looks" if source == "pretrained" else Path(source)
+        file = folder / MODEL if folder.is_dir() else folder
+        tensors, meta = read_checkpoint(file)
+        if "config" in meta:
+            theirs = TrainConfig.from_dict(json.loads(meta["config"]))
+            arch = ("style_dim", "ngf", "n_blocks", "backbone", "head", "work_size", "encoder",
+                    "image_size", "c_route")
+            diff = [f"{k}={getattr(theirs, k)!r} there, {getattr(self.cfg, k)!r} here"
+                    for k in arch if getattr(theirs, k) != getattr(self.cfg, k)]
+            if diff:
+                raise TrainingError(f"init {file}: another architecture ({'; '.join(diff)})")
+        if any(k.startswith("ema.") for k in tensors):    # a full training checkpoint
+            tensors = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+        for name in ("E", "G"):
+            state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+            try:
+                self.nets[name].load_state_dict(state)
+            except RuntimeError as e:
+                raise TrainingError(f"init {file}: the weights of {name} do not fit this configuration "
+                                    f"({' '.join(str(e).split())[:300]})") from None
 
     # -- one training step: §3.3 steps 2-6 --------------------------------------------------
     def autocast(self):
@@ -514,12 +572,25 @@ class Trainer:
         extra["cyc"] = (cfg.lambda_cyc, losses.cycle_consistency_loss(x, rec_x, y, rec_y))
         if cfg.lambda_id:
             extra["id"] = (cfg.lambda_id, losses.identity_loss(y, m["G"](y, s, c)))
+        if cfg.lambda_sty:
+            # style reconstruction (Choi et al. 2020): the look G makes at full strength must be
+            # read by E as the look of the feed. E (frozen for this loss, in eval mode) learned
+            # from feeds alone which posts share a look, so this is a pair-free, dense signal.
+            full = m["G"](x, s, _C0.to(c.device).expand_as(c))
+            extra["sty"] = (cfg.lambda_sty, losses.style_reconstruction(self.nets["E"], full, s))
+        if cfg.lambda_pretext and b.get("filter_only") is not None and b["filter_only"].any():
+            # the pretext task: pairs exist for the package's own random filters, so G learns
+            # colour mappings that carry over to any look (Ke et al. 2023). The named looks and
+            # the slider prior, and every feed, stay unpaired.
+            rows = b["filter_only"]
+            target = to_net(self.stream.ground_truth(b))[rows]
+            extra["pretext"] = (cfg.lambda_pretext, (fake_y[rows] - target).abs().mean())
         if cfg.lambda_paired:
             if b.get("x_gt") is None:
                 raise TrainingError("lambda_paired needs ground truth, which your own folders do not have")
             extra["paired"] = (cfg.lambda_paired, (fake_y - to_net(b["x_gt"])).abs().mean())
         cond = torch.cat([s, c], 1)
-        if cfg.d_cond == "stats":   # D compares with the feed itself: its references' statistics
+        if cfg.d_cond in ("stats", "joint"):   # D compares with the feed itself: its references' statistics
             with torch.no_grad():
                 cond = torch.cat([shrunk_statistics(to_net(b["refs"]), cfg.d_size), c.float()], 1)
         # D conditions on the style code without sending gradients into the encoder: E learns
@@ -601,6 +672,8 @@ class Trainer:
                     self.save_samples()
                 if self.step_num % cfg.ckpt_every == 0 and self.step_num < until:
                     self.save()
+                if self.is_main and cfg.val_every and self.step_num % cfg.val_every == 0:
+                    self.validate()
             self.save()
             if self.is_main and cfg.sample_every:
                 self.save_samples()
@@ -671,6 +744,20 @@ class Trainer:
             self.gen.manual_seed(self.cfg.seed * 1000 + self.rank + 7919 * self.step_num)
 
     @torch.no_grad()
+    def validate(self) -> dict:
+        """Score the EMA networks on the val split (`metrics.validate_looks`) and append the
+        scores, with the step, to `val.jsonl` in the run folder: the validation curve."""
+        from .metrics import validate_looks
+        if self.cfg.task != "looks":
+            raise ValueError("validation is defined for the looks task")
+        scores = {"step": self.step_num, **{k: round(v, 4) for k, v in validate_looks(
+            self.ema["G"], self.ema["E"], self.cfg.condition).items()}}
+        with open(self.out / "val.jsonl", "a") as fh:
+            fh.write(json.dumps(scores) + "\n")
+        for net in self.nets.values():
+            net.train()
+        return scores
+
     def save_samples(self) -> Path:
         """A grid of samples from the EMA generator on a fixed batch: the run's picture diary."""
         from torchvision.utils import save_image

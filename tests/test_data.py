@@ -418,3 +418,23 @@ def test_look_folders_use_every_image_anywhere_and_name_each_bad_file(tmp_path):
     # ImageFolder's layout, where it is asked for, is unchanged: loose files are not a class
     with pytest.warns(D.ImageDataWarning, match="class folders"):
         assert len(D.SafeImageFolder(feed, transform=None, min_size=32)) == 2
+
+
+def test_wide_looks_add_app_filters_with_exact_ground_truth():
+    """looks="wide": half named looks (no filter), the rest slider looks, slider looks then an
+    app filter, or an app filter alone; the ground truth is the same program, c as "intensity"."""
+    from influencer_gan import filters as Fl
+    s = D.LookStream(size=32, batch_size=24, refs=2, looks="wide", prior_pool=50)
+    b = s.batch(torch.Generator().manual_seed(1))
+    f, c = b["filter"], b["c"]
+    assert f["lut"].shape == (24, 3, Fl.LUT_SIZE, Fl.LUT_SIZE, Fl.LUT_SIZE)
+    ident = Fl.identity(24)
+    has_filter = ~torch.stack([(f[k] - ident[k]).flatten(1).abs().amax(1) == 0 for k in ("mixer", "curves", "lut")]).all(0)
+    sliders_zero = b["params"].abs().amax(1) == 0
+    assert has_filter.any() and (~has_filter).any() and (has_filter & sliders_zero).any()
+    full = Fl.render(L.apply(b["x"], b["params"], grain=False), f)
+    assert torch.allclose(b["x_gt"], L.personal_edit(b["x"], full, c[:, 0], c[:, 1], c[:, 2]).clamp(0, 1))
+    again = D.LookStream(size=32, batch_size=24, refs=2, looks="wide", prior_pool=50).batch(torch.Generator().manual_seed(1))
+    assert torch.equal(again["y"], b["y"])
+    with pytest.raises(ValueError, match="intensity"):
+        D.LookStream(size=32, batch_size=2, looks="wide", condition="sliders")

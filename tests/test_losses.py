@@ -152,3 +152,22 @@ def test_condition_consistency_is_zero_exactly_when_g_follows_c_as_defined():
     out = ignores_c.clone().requires_grad_()
     condition_consistency(out, to_net(x01), full, c).backward()
     assert full.grad is None and out.grad.abs().sum() > 0
+
+
+def test_style_reconstruction_judges_with_a_fixed_encoder():
+    """The loss reaches the image, not the encoder's weights or batch-norm statistics."""
+    from influencer_gan.losses import style_reconstruction
+    from influencer_gan.models import StyleEncoder
+    torch.manual_seed(0)
+    E = StyleEncoder(style_dim=8, conv=False).train()
+    E(torch.rand(16, 3, 32, 32) * 2 - 1)                  # some running statistics
+    before = {k: v.clone() for k, v in E.state_dict().items()}
+    fake = (torch.rand(4, 3, 32, 32) * 2 - 1).requires_grad_()
+    loss = style_reconstruction(E, fake, torch.randn(4, 8))
+    loss.backward()
+    assert 0 <= loss.item() <= 2 and fake.grad.abs().sum() > 0
+    assert all(p.grad is None for p in E.parameters()) and E.training
+    assert all(torch.equal(v, before[k]) for k, v in E.state_dict().items())
+    with torch.no_grad():
+        s = E.eval()(fake)
+    assert style_reconstruction(E, fake, s).item() < 1e-5  # its own code: nothing to fix

@@ -181,10 +181,43 @@ def test_condition_consistency_trains_c_without_pairs(tmp_path):
     same definition; the config refuses the loss for the slider definition."""
     from conftest import tiny_config
     with pytest.raises(ValueError, match="lambda_cond"):
-        tiny_config(tmp_path / "a", lambda_cond=1.0)
+        tiny_config(tmp_path / "a", lambda_cond=1.0, condition="sliders")
     cfg = tiny_config(tmp_path / "b", head="color", condition="intensity", lambda_cond=1.0)
     tr = Trainer(cfg, progress=False)
     assert tr.stream.condition == "intensity" and not tr.stream.with_ground_truth
     logs = [tr.step() for _ in range(2)]
     assert all("cond" in log and math.isfinite(log["cond"]) for log in logs)
-    assert TrainConfig().condition == "sliders" and TrainConfig().lambda_cond == 0   # the default recipe is unchanged
+    assert TrainConfig().lambda_cond == 0
+
+
+def test_c_route_edit_wide_looks_and_the_validation_curve(tmp_path):
+    """The shipped recipe's parts: c applied by its definition to G's full-strength look, the
+    wide prior with app filters, and val.jsonl written every val_every steps."""
+    for bad in (dict(c_route="edit", condition="sliders"), dict(looks="wide", condition="sliders")):
+        with pytest.raises(ValueError, match="intensity"):
+            tiny(tmp_path, **bad)
+    cfg = tiny(tmp_path, steps=2, head="color", c_route="edit", looks="wide", val_every=2, ckpt_every=1000)
+    tr = train(cfg, progress=False)
+    assert tr.nets["G"].c_route == "edit" and tr.nets["F"].c_route == "cbn"
+    rows = [json.loads(line) for line in (tmp_path / "run" / "val.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2]
+    assert set(rows[0]) == {"step", "named", "unseen", "filters", "strength0"}
+    assert rows[0]["strength0"] < 1e-3 and rows[0]["named"] > 1
+
+
+def test_configs_written_before_condition_keep_the_slider_definition():
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("condition", "c_route")}
+    assert TrainConfig.from_dict(old).condition == "sliders"
+    assert TrainConfig().condition == "intensity"
+
+
+def test_init_starts_e_and_g_from_trained_weights(tmp_path):
+    """init= fine-tunes: E and G start from a run's weights, F and D fresh; another
+    architecture is refused with a message naming the setting."""
+    first = train(tiny(tmp_path, name="a", steps=2, ckpt_every=1000), progress=False)
+    tr = Trainer(tiny(tmp_path, name="b", steps=2, init=str(tmp_path / "a")), progress=False)
+    for name in ("E", "G"):
+        for k, v in tr.nets[name].state_dict().items():
+            assert torch.equal(v, first.ema[name].state_dict()[k]), (name, k)
+    with pytest.raises(TrainingError, match="ngf"):
+        Trainer(tiny(tmp_path, name="c", init=str(tmp_path / "a"), ngf=4), progress=False)
