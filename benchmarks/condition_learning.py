@@ -3,13 +3,16 @@ generator (head "color") under the "intensity" definition of c, with and without
 pair-free consistency loss, measured against the exact answer.
 
     python benchmarks/condition_learning.py                   # 300 steps per variant
-    python benchmarks/condition_learning.py --steps 1000 --write
+    python benchmarks/condition_learning.py --steps 500 --write
+    python benchmarks/condition_learning.py --steps 500 --variants edit --write   # add one row
 
 Every variant trains the same small recipe — the colour head (ngf 16, 2 blocks, 32 px), batch
 32, named looks and a pool of 200 prior looks, `condition="intensity"` (strength is the look's
 intensity, vivid and warmth adjust after it; `looks.personal_edit`), unpaired (adversarial +
-cycle losses, no ground truth) — and differs only in `lambda_cond`, the weight of
-`losses.condition_consistency`. Then, on the held-out test crops (64 px), with each named look
+cycle losses, no ground truth) — and differs only in how c gets in: through every CBN
+(`c_route="cbn"`) with `lambda_cond`, the weight of `losses.condition_consistency`, at 0, 1
+or 10 (variants "cbn:0", "cbn:1", "cbn:10"), or applied by its definition to G's full-strength
+look (`c_route="edit"`, variant "edit"). Then, on the held-out test crops (64 px), with each named look
 described by 5 posts of held-out photos:
 
 * **named looks**: mean ΔE2000 to the exact answer at c = (0, 0, 1), (0, 0, 0.5), (1, 0, 1),
@@ -70,24 +73,40 @@ def evaluate(run: Path) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 1.0, 10.0])
+    ap.add_argument("--variants", nargs="+", default=["cbn:0", "cbn:1", "cbn:10", "edit"],
+                    help="cbn:LAMBDA_COND or edit; with --write, rows of other variants already in "
+                         "results/condition_learning.json at the same --steps and --seed are kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true", help="write the condition_learning section of RESULTS.md")
     a = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     results = {}
+    stored = Path(__file__).resolve().parent / "results" / "condition_learning.json"
+    if a.write and stored.exists():
+        import json
+        old = json.loads(stored.read_text())
+        if old.get("steps") == a.steps and old.get("seed") == a.seed:
+            # rows written before variants had names were lambda_cond values of the CBN route
+            results = {(k if k == "edit" or k.startswith("cbn:") else f"cbn:{float(k):g}"): v
+                       for k, v in old["results"].items()}
     with tempfile.TemporaryDirectory() as tmp:
-        for lam in a.lambdas:
-            cfg = TrainConfig(**RECIPE, steps=a.steps, seed=a.seed, lambda_cond=lam, out=str(Path(tmp) / f"l{lam:g}"))
+        for variant in a.variants:
+            route, _, lam = variant.partition(":")
+            if route not in ("cbn", "edit") or (route == "cbn") != bool(lam):
+                ap.error(f"--variants: {variant!r} is not cbn:LAMBDA or edit")
+            cfg = TrainConfig(**RECIPE, steps=a.steps, seed=a.seed, c_route=route, lambda_cond=float(lam or 0),
+                              out=str(Path(tmp) / variant.replace(":", "_")))
             torch.manual_seed(a.seed)
             t0 = time.perf_counter()
             Trainer(cfg, progress=False).fit()
-            results[lam] = {**evaluate(Path(cfg.out)), "seconds": time.perf_counter() - t0}
-            print(f"lambda_cond {lam:g}: {results[lam]}", flush=True)
-    lines = ["| lambda_cond | named looks, 4 c's | strength 0: ΔE to the photo | strength change ratio | "
+            results[variant] = {**evaluate(Path(cfg.out)), "seconds": time.perf_counter() - t0}
+            print(f"{variant}: {results[variant]}", flush=True)
+    lines = ["| how c gets in | named looks, 4 c's | strength 0: ΔE to the photo | strength change ratio | "
              "vivid change ratio | warmth change ratio | train s |", "|---|---|---|---|---|---|---|"]
-    for lam, r in results.items():
-        lines.append(f"| {lam:g} | {r['named']:.2f} | {r['zero']:.2f} | {r['ratio_strength']:.2f} | "
+    label = lambda v: ("applied by its definition to G's full-strength look (`c_route=\"edit\"`)" if v == "edit"
+                       else f"every CBN, consistency λ = {v.split(':')[1]}")
+    for variant, r in results.items():
+        lines.append(f"| {label(variant)} | {r['named']:.2f} | {r['zero']:.2f} | {r['ratio_strength']:.2f} | "
                      f"{r['ratio_vivid']:.2f} | {r['ratio_warmth']:.2f} | {r['seconds']:.0f} |")
     table = "\n".join(lines)
     print(table)

@@ -12,7 +12,8 @@ beside it, all generated from the repository's own files:
 * `model/editor.onnx` and `model/sliders.json`: the slider editor that *makes* the looks
   (`looks.apply` without grain: the exact ground truth the Python studio shows), the slider
   names, every named look's slider values and the two directions of the personal condition
-  (`looks.personalize`: strength · (p + vivid · V + warmth · W)), so the page can show the
+  (`looks.personal_edit`: photo + strength · (editor(look, vivid · V + warmth · W) − photo), c as
+  photo apps define it for any look), so the page can show the
   ground truth of any mix of named looks and its slider values;
 * `model/looks_params.onnx` (when the shipped generator has the slider head, `head="params"`):
   the slider values G sets for a style code and c (`LookGenerator.look_params`), which the page

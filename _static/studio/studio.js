@@ -4,10 +4,11 @@
 // (exported beside the model by influencer_gan.export): exactly what the Python studio feeds
 // the conditional batch norm (§4.4). c = (vivid, warmth, strength) is the personal condition.
 // Beside G's answer the page shows the exact ground truth of the same request, as the Python
-// studio does (Studio.render_mix): the named looks mixed in slider space, personalised by c
-// (looks.personalize: strength * (p + vivid * V + warmth * W)) and rendered without grain by
-// the slider editor that made the looks (model/editor.onnx), with the mean ΔE2000 between the
-// two and the slider values of both.
+// studio does (Studio.render_mix): the named looks mixed in slider space and rendered without
+// grain by the slider editor that made the looks (model/editor.onnx), then personalised by c as
+// photo apps define it for any look (looks.personal_edit): vivid and warmth adjust the look
+// (the editor again, with vivid * V + warmth * W), and strength blends the photo (0) with the
+// adjusted look (1). The page shows the mean ΔE2000 between the two and the look's sliders.
 // Every asset comes from this folder (ort/ and model/, written by scripts/build_web_demo.py);
 // nothing is uploaded: a reader's photo is read and processed in the page.
 "use strict";
@@ -108,10 +109,10 @@
     return out;
   }
 
-  // looks.personalize: strength * (p + vivid * V + warmth * W).
-  function personalize(p, vivid, warmth, strength) {
+  // looks.adjust: the slider edit vivid * V + warmth * W, applied after the look.
+  function adjustment(vivid, warmth) {
     const V = sliders.vivid_direction, W = sliders.warmth_direction;
-    return p.map((x, k) => strength * (x + vivid * V[k] + warmth * W[k]));
+    return Float32Array.from(V, (v, k) => vivid * v + warmth * W[k]);
   }
 
   function mixLabel(mix) {
@@ -256,7 +257,7 @@
         const style = combine(mix, (n) => looks.looks[n].style, looks.style_dim);
         const nParams = sliders.param_names.length;
         const [vivid, warmth, strength] = ["vivid", "warmth", "strength"].map((id) => Number($(id).value));
-        const truthParams = personalize(combine(mix, (n) => sliders.named[n], nParams), vivid, warmth, strength);
+        const truthParams = combine(mix, (n) => sliders.named[n], nParams);
         const before = $("before"), w = before.width, h = before.height;
         const rgba = before.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, w, h).data;
         const n = w * h, x = new Float32Array(3 * n);
@@ -273,8 +274,14 @@
         const y = result[session.outputNames[0]].data;
         $("after").getContext("2d").putImageData(toImageData(y, w, h), 0, 0);
         const t1 = performance.now();
-        const truthOut = await editor.run({ image, params: new ort.Tensor("float32", truthParams, [1, nParams]) });
-        const truth = truthOut[editor.outputNames[0]].data;
+        // looks.personal_edit: photo + strength * (adjust(look, vivid, warmth) - photo)
+        const full = await editor.run({ image, params: new ort.Tensor("float32", truthParams, [1, nParams]) });
+        const adjusted = (await editor.run({
+          image: full[editor.outputNames[0]],
+          params: new ort.Tensor("float32", adjustment(vivid, warmth), [1, nParams]),
+        }))[editor.outputNames[0]].data;
+        const truth = new Float32Array(3 * n);
+        for (let i = 0; i < 3 * n; i++) truth[i] = x[i] + strength * (adjusted[i] - x[i]);
         stats.truthMs = performance.now() - t1;
         $("truth").getContext("2d").putImageData(toImageData(truth, w, h), 0, 0);
         let ganParams = null;
