@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     s.add_argument("--data-root", type=Path, help="where make-data wrote its files (default: data)")
     s.add_argument("--content", type=Path, help="looks only: a folder of your own neutral photos")
-    s.add_argument("--styled", type=Path, help="looks only: a folder of the influencer's feed")
+    s.add_argument("--styled", type=Path, help="looks only: a folder of the influencer's feed (with --content "
+                   "and no --config: fine-tunes the shipped looks model, %d steps unless --steps)" % FEED_STEPS)
     s.add_argument("--seed", type=int, help="random seed")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -126,6 +127,9 @@ def cmd_make_data(a) -> int:
     return 0
 
 
+FEED_STEPS = 500   # `train looks --content --styled` without --steps: about 3 CPU minutes
+
+
 def train_config_from_args(a):
     from .train import CONFIG, TrainConfig
     cfg = TrainConfig.load(a.config).to_dict() if a.config is not None else {}
@@ -139,6 +143,11 @@ def train_config_from_args(a):
                  "content_dir": a.content, "styled_dir": a.styled}
     cfg.update({k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items() if v is not None})
     cfg["out"] = str(out)
+    if a.content and a.config is None and not a.resume:
+        # your own feed with the defaults: fine-tune the shipped looks model for a few minutes
+        cfg.setdefault("init", "pretrained")
+        if a.steps is None:
+            cfg["steps"] = FEED_STEPS
     for folder in ("content_dir", "styled_dir"):
         if cfg.get(folder) and not Path(cfg[folder]).is_dir():
             raise UsageError(f"--{folder.split('_')[0]}: no such folder: {cfg[folder]}")

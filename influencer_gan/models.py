@@ -438,12 +438,21 @@ COLOUR_BASES = {
     "affine": ("1", "r", "g", "b"),
     "quadratic": ("1", "r", "g", "b", "r2", "g2", "b2", "rg", "rb", "gb"),
     "cubic": ("1", "r", "g", "b", "r2", "g2", "b2", "rg", "rb", "gb", "r3", "g3", "b3"),
+    # the same span as "cubic", in Legendre polynomials of t = 2x − 1 (nearly orthogonal over
+    # the colour cube, where r, r² and r³ are 97 % correlated: gradient steps on one coefficient
+    # no longer undo another's)
+    "legendre": ("1", "P1(r)", "P1(g)", "P1(b)", "P2(r)", "P2(g)", "P2(b)", "P1(r)P1(g)", "P1(r)P1(b)",
+                 "P1(g)P1(b)", "P3(r)", "P3(g)", "P3(b)"),
 }
 
 
 def colour_basis(x01: torch.Tensor, basis: str) -> list[torch.Tensor]:
     """The basis functions φ_k(x) of a pixel colour x = (r, g, b) in [0, 1], each (B, 1, H, W)."""
     r, g, b = x01[:, 0:1], x01[:, 1:2], x01[:, 2:3]
+    if basis == "legendre":
+        t = [2 * v - 1 for v in (r, g, b)]
+        return ([torch.ones_like(r)] + t + [1.5 * v * v - 0.5 for v in t]
+                + [t[0] * t[1], t[0] * t[2], t[1] * t[2]] + [(2.5 * v * v - 1.5) * v for v in t])
     terms = [torch.ones_like(r), r, g, b]
     if basis in ("quadratic", "cubic"):
         terms += [r * r, g * g, b * b, r * g, r * b, g * b]
@@ -586,7 +595,10 @@ class LookGenerator(nn.Module):
             identity = torch.zeros(self.n_coeff)
             k = len(COLOUR_BASES[basis])
             for c in range(3):
-                identity[c * k + 1 + c] = 1.0  # out_c = x_c
+                if basis == "legendre":        # out_c = x_c = (1 + P1(x_c)) / 2
+                    identity[c * k], identity[c * k + 1 + c] = 0.5, 0.5
+                else:
+                    identity[c * k + 1 + c] = 1.0  # out_c = x_c
             self.register_buffer("identity_coeffs", identity.view(1, -1, 1, 1), persistent=False)
             self.global_mlp = None
             if global_path:

@@ -65,22 +65,26 @@ class TrainingError(RuntimeError):
 class TrainConfig:
     """Every setting of a run. The defaults are the looks recipe users get (`train looks`
     without --config): the document's *unpaired* method — adversarial + cycle-consistency
-    losses, no ground truth — with the choices that made it learn many looks (see
-    benchmarks/RESULTS.md, quality): the white-box slider editor as G's head, a colour-statistics
-    critic as D, a style encoder trained by contrastive agreement of two halves of each feed,
-    the non-saturating loss with Adam (0, 0.99), lr 3e-4 / 6e-4, EMA. configs/looks.json is this
-    recipe for the shipped weights; configs/avatars.json the avatars'."""
+    losses, no ground truth — with the document's generator: the CBN encoder-decoder that reads
+    the photo and predicts a per-pixel colour transform (`head="color"`), its CBNs conditioned
+    on the style code, and c applied by its definition to the full-strength look
+    (`c_route="edit"`); a training prior of named looks, slider looks and app filters
+    (`looks="wide"`); a colour-statistics critic as D; a style encoder trained by contrastive
+    agreement of two halves of each feed; the non-saturating loss with Adam (0, 0.99),
+    lr 3e-4 / 6e-4, EMA (see benchmarks/RESULTS.md). configs/looks.json is this recipe for
+    the shipped weights; configs/avatars.json the avatars'."""
     task: str = "looks"                 # "looks" or "avatars"
     steps: int = 2000
     batch_size: int = 32
     image_size: Optional[int] = None    # None: the task's own (looks 32 px, avatars 64 px)
     # -- networks
     style_dim: int = 64                 # looks: size of the style code read from references
-    ngf: int = 32
-    n_blocks: int = 4
+    ngf: int = 16
+    n_blocks: int = 2
     backbone: str = "resnet"            # "resnet" or "unet"
-    head: str = "params"                # "params" (slider editor), "color" (colour transform) or "rgb"
-    work_size: int = 64                 # looks, "color"/"rgb" heads: resolution the generator thinks at
+    head: str = "color"                 # "color" (colour transform), "params" (slider editor) or "rgb"
+    basis: str = "legendre"             # looks, "color" head: the colour transform's basis (models.COLOUR_BASES)
+    work_size: int = 32                 # looks, "color"/"rgb" heads: resolution the generator thinks at
     ndf: int = 64
     d_layers: int = 3                   # 3 -> the 70x70 PatchGAN
     d_arch: str = "colour"              # looks: "colour" (ColourCritic) or "patch" (PatchGAN)
@@ -109,7 +113,7 @@ class TrainConfig:
     lambda_pretext: float = 0.0         # looks "wide": L1 on the rows whose look is a random app filter
                                         # alone, the one look family the package draws itself (Neural
                                         # Preset's pretext task); never on named or slider looks
-    c_route: str = "cbn"                # looks: c through G's CBNs ("cbn") or applied by its definition
+    c_route: str = "edit"               # looks: c through G's CBNs ("cbn") or applied by its definition
                                         # to G's full-strength look ("edit", needs condition "intensity")
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
     style_temperature: float = 0.1
@@ -122,7 +126,7 @@ class TrainConfig:
     ema_decay: float = 0.99
     pool_size: int = 0
     # -- data
-    looks: str = "mixed"                # "mixed", "named", "prior" or "wide" (prior + app filters)
+    looks: str = "wide"                 # "wide" (named + prior + app filters), "mixed", "named" or "prior"
     prior_pool: int = 2000              # > 0: the prior's looks come from a fixed pool of this many
     data_root: str = "data"
     content_dir: Optional[str] = None   # your own neutral photos ...
@@ -154,7 +158,8 @@ class TrainConfig:
                    "looks": ("mixed", "named", "prior", "wide"), "d_arch": ("patch", "colour"),
                    "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats", "joint"),
                    "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity"),
-                   "c_route": ("cbn", "edit")}
+                   "c_route": ("cbn", "edit"),
+                   "basis": ("affine", "quadratic", "cubic", "legendre")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
@@ -192,6 +197,11 @@ class TrainConfig:
         if d.get("task", "looks") == "looks" and "condition" not in d:
             # written before the field existed: c moved the look's own sliders
             d = {**d, "condition": "sliders"}
+        if "basis" not in d:   # written before the field existed: the cubic monomials
+            d = {**d, "basis": "cubic"}
+        if "c_route" not in d:
+            # written before the field existed: c went into every CBN
+            d = {**d, "c_route": "cbn"}
         if d.get("task") == "avatars" and "upsample" not in d:
             # written before the field existed: the generator had the document's transposed convolutions
             d = {**d, "upsample": "transposed"}
@@ -260,7 +270,8 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
         from .looks import COND_DIM
         look_g = lambda route: LookGenerator(style_dim=cfg.style_dim, cond_dim=COND_DIM, ngf=cfg.ngf,
                                              n_blocks=cfg.n_blocks, backbone=cfg.backbone,
-                                             head=cfg.head, work_size=cfg.work_size, c_route=route)
+                                             head=cfg.head, work_size=cfg.work_size, c_route=route,
+                                             basis=cfg.basis)
         from .models import N_STATS
         cond_dim = (N_STATS if cfg.d_cond in ("stats", "joint") else cfg.style_dim) + COND_DIM
         if cfg.d_cond == "joint" and cfg.d_arch != "colour":

@@ -392,3 +392,16 @@ def test_joint_colour_critic_compares_the_image_with_the_references():
     assert not torch.allclose(out, D(x, torch.cat([ref.roll(1, 0), torch.zeros(4, 3)], 1)))
     with pytest.raises(ValueError, match="statistics"):
         ColourCritic(cond_dim=8, joint=True)
+
+
+def test_legendre_basis_spans_the_cubic_one_and_starts_at_the_identity():
+    from influencer_gan.models import colour_basis
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    leg = torch.cat(colour_basis(x, "legendre"), 1)[0].flatten(1)   # (13, pixels)
+    cub = torch.cat(colour_basis(x, "cubic"), 1)[0].flatten(1)
+    coef = torch.linalg.lstsq(leg.T.double(), cub.T.double()).solution   # cubic terms from Legendre ones
+    assert (leg.T.double() @ coef - cub.T.double()).abs().max() < 1e-9
+    G = LookGenerator(style_dim=4, ngf=8, n_blocks=1, work_size=32, basis="legendre").eval()
+    xn = torch.rand(2, 3, 40, 40) * 2 - 1
+    with torch.no_grad():
+        assert (G(xn, torch.randn(2, 4), torch.zeros(2, 3)) - xn).abs().max() < 1e-6

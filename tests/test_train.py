@@ -206,8 +206,10 @@ def test_c_route_edit_wide_looks_and_the_validation_curve(tmp_path):
 
 
 def test_configs_written_before_condition_keep_the_slider_definition():
-    old = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("condition", "c_route")}
-    assert TrainConfig.from_dict(old).condition == "sliders"
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("condition", "c_route", "basis")}
+    old.update(head="params", looks="mixed")
+    cfg = TrainConfig.from_dict(old)
+    assert (cfg.condition, cfg.c_route, cfg.basis) == ("sliders", "cbn", "cubic")
     assert TrainConfig().condition == "intensity"
 
 
