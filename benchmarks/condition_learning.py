@@ -5,6 +5,7 @@ pair-free consistency loss, measured against the exact answer.
     python benchmarks/condition_learning.py                   # 300 steps per variant
     python benchmarks/condition_learning.py --steps 500 --write
     python benchmarks/condition_learning.py --steps 500 --variants edit --write   # add one row
+    python benchmarks/condition_learning.py --evaluate influencer_gan/weights/looks   # a trained model
 
 Every variant trains the same small recipe — the colour head (ngf 16, 2 blocks, 32 px), batch
 32, named looks and a pool of 200 prior looks, `condition="intensity"` (strength is the look's
@@ -43,7 +44,7 @@ from influencer_gan.api import load_model  # noqa: E402
 from influencer_gan.train import TrainConfig, Trainer  # noqa: E402
 
 RECIPE = dict(task="looks", head="color", ngf=16, n_blocks=2, work_size=32, image_size=32, batch_size=32,
-              refs=6, looks="mixed", prior_pool=200, condition="intensity", device="cpu",
+              refs=6, looks="mixed", prior_pool=200, condition="intensity", basis="cubic", device="cpu",
               sample_every=0, log_every=25)
 CS = {"c0": (0.0, 0.0, 1.0), "half": (0.0, 0.0, 0.5), "vivid": (1.0, 0.0, 1.0), "warm": (0.0, 1.0, 1.0),
       "zero": (0.0, 0.0, 0.0)}
@@ -78,8 +79,14 @@ def main(argv=None) -> int:
                          "results/condition_learning.json at the same --steps and --seed are kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true", help="write the condition_learning section of RESULTS.md")
+    ap.add_argument("--evaluate", type=Path, help="only measure this trained model (a run folder or weights)")
     a = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if a.evaluate:
+        r = evaluate(a.evaluate)
+        print(f"{a.evaluate}: named looks {r['named']:.2f}; strength 0: ΔE {r['zero']:.2f} to the photo; change ratios: "
+              f"strength {r['ratio_strength']:.2f}, vivid {r['ratio_vivid']:.2f}, warmth {r['ratio_warmth']:.2f}")
+        return 0
     results = {}
     stored = Path(__file__).resolve().parent / "results" / "condition_learning.json"
     if a.write and stored.exists():

@@ -2,6 +2,7 @@
 
     python benchmarks/feed.py                      # 5 CPU minutes, 1 thread; writes results/feed.json
     python benchmarks/feed.py --minutes 0.3 --no-write   # smoke run
+    python benchmarks/feed.py --filter pilgram.clarendon --json benchmarks/results/feed_filter.json
 
 What a new user does (DESIGN.md's CLI contract), measured against the exact ground truth:
 
@@ -16,6 +17,8 @@ What a new user does (DESIGN.md's CLI contract), measured against the exact grou
    evaluation's crops), scored with ΔE2000 against `looks.apply(..., grain=False)`.
 
 Beside it: doing nothing, and the shipped model given the same references (no training).
+`--filter NAME` uses a real app filter of the development set (`benchmarks/real_filters.py`,
+e.g. `pilgram.clarendon`, rendered by its own library) instead of a slider look.
 """
 from __future__ import annotations
 
@@ -51,7 +54,16 @@ def _save_png(t: torch.Tensor, path: Path) -> None:
     Image.fromarray(a).save(path)
 
 
-def make_folders(root: Path, look: L.Look, n_content: int = 9, n_styled: int = 9, size: int = 256,
+def as_function(look):
+    """The look as a function of a batch (B,3,H,W) in [0,1]: a slider look without grain (the
+    ground truth), or a real filter's (PIL -> PIL) rendering image by image."""
+    if isinstance(look, L.Look):
+        return lambda x, grain=False, seed=0: L.apply(x, look, grain=grain, seed=seed)
+    from real_filters import _pil, _tensor
+    return lambda x, grain=False, seed=0: torch.stack([_tensor(look(_pil(c))) for c in x])
+
+
+def make_folders(root: Path, look, n_content: int = 9, n_styled: int = 9, size: int = 256,
                  seed: int = 0) -> tuple[Path, Path]:
     """`root/content` (neutral crops) and `root/styled` (other crops in `look`, grain on), all
     cut from the validation photos and scenes."""
@@ -63,16 +75,16 @@ def make_folders(root: Path, look: L.Look, n_content: int = 9, n_styled: int = 9
     content.mkdir(parents=True), styled.mkdir(parents=True)
     for i, c in enumerate(crops[:n_content]):
         _save_png(c, content / f"photo_{i:02d}.png")
-    feed = L.apply(crops[n_content:], look, grain=True, seed=seed + 1)
+    feed = as_function(look)(crops[n_content:], grain=True, seed=seed + 1)
     for i, c in enumerate(feed):
         _save_png(c, styled / f"post_{i:02d}.png")
     return content, styled
 
 
-def score(stylize, look: L.Look) -> dict:
+def score(stylize, look) -> dict:
     """Mean ΔE2000 / PSNR / SSIM of `stylize(x)` on the held-out test crops at c = (0, 0, 1)."""
     x = M.test_crops(256, 2)
-    truth = L.apply(x, look, grain=False)
+    truth = as_function(look)(x)
     s = M.image_scores(stylize(x), truth)
     return {k: float(sum(v) / len(v)) for k, v in s.items()}
 
@@ -80,6 +92,7 @@ def score(stylize, look: L.Look) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--look-seed", type=int, default=FEED_SEED)
+    p.add_argument("--filter", help="a real filter of benchmarks/real_filters.py instead of a slider look")
     p.add_argument("--minutes", type=float, default=5.0, help="wall-clock cap of the training run")
     p.add_argument("--steps", type=int, default=None, help="--steps for train (default: the recipe's)")
     p.add_argument("--threads", type=int, default=1)
@@ -104,7 +117,14 @@ def main(argv=None) -> int:
         a.json.write_text(json.dumps(res, indent=2) + "\n")
         print(res["methods"])
         return 0
-    look = L.random_look(a.look_seed)
+    if a.filter:
+        from real_filters import filters
+        known = filters()
+        if a.filter not in known:
+            p.error(f"--filter: unknown filter {a.filter!r}; known: {', '.join(known)}")
+        look = known[a.filter][1]
+    else:
+        look = L.random_look(a.look_seed)
     tmp = tempfile.TemporaryDirectory()
     root = a.keep or Path(tmp.name)
     content, styled = make_folders(root, look)
@@ -136,7 +156,8 @@ def main(argv=None) -> int:
     model = load_model(run)
     refs = [Image.open(f).convert("RGB") for f in sorted(styled.iterdir())]
     res = {"date": _report.now(), "command": _report.command(), "machine": _report.machine(),
-           "load_before": _report.load_average(), "look": look.name, "look_params": look.params(),
+           "load_before": _report.load_average(), "look": a.filter or look.name,
+           "look_params": None if a.filter else look.params(),
            "train_command": " ".join(["influencer-gan"] + cmd[3:]), "threads": a.threads,
            "train_seconds": seconds, "stopped_by_time": stopped,
            "steps": int(json.loads((run / "config.json").read_text())["steps"]) if not stopped else None,

@@ -58,6 +58,11 @@ def main(argv=None) -> int:
     kept = {k: (v.half() if half and v.is_floating_point() else v) for k, v in tensors.items()}
     save_file(kept, str(out / MODEL), metadata={"config": meta["config"], "step": meta["step"]})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    curve = a.run / "val.jsonl"           # the validation curve, when the run wrote one (val_every)
+    if curve.exists():
+        (out / "validation.jsonl").write_text(curve.read_text())
+    elif (out / "validation.jsonl").exists():
+        (out / "validation.jsonl").unlink()
 
     model = load_model(out)
     results = metrics.evaluate(model, task=a.name)
