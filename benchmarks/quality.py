@@ -488,9 +488,16 @@ def render_unpaired(r: dict, a) -> str:
     if rec:
         cg = {x: runs.get(f"cyclegan:{x}") for x in looks}
         better = all(cg[x] and rec["per_look"][x]["delta_e"] < cg[x]["per_look"][x]["delta_e"] for x in looks)
+        # a CycleGAN run worse than doing nothing had barely started: beating it says nothing
+        ident = r.get("identity_per_look") or {}
+        unfair = [x for x in looks if cg[x] and x in ident
+                  and cg[x]["per_look"][x]["delta_e"] >= ident[x]["delta_e"]]
         targets.append(("unpaired better than the CycleGAN configuration at equal budget on both its looks",
                         ", ".join(f"`{x}` {rec['per_look'][x]['delta_e']:.2f} vs {cg[x]['per_look'][x]['delta_e']:.2f}"
-                                  for x in looks if cg[x]), better))
+                                  f" ({cg[x].get('steps', '?')} CycleGAN steps)" for x in looks if cg[x])
+                        + (f"; not a fair test: the CycleGAN run is worse than doing nothing on "
+                           f"{', '.join(f'`{x}`' for x in unfair)}" if unfair else ""),
+                        better and not unfair))
     if r.get("avatars"):
         av = r["avatars"]
         upd = r.get("avatars_update") or {}
