@@ -29,7 +29,7 @@ from .train import CONFIG, MODEL, TrainConfig, build_networks, read_checkpoint, 
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
-# The personal condition's sliders and their ranges (those of looks.personalize and of the
+# The personal condition's sliders and their ranges (those of looks.personal_edit and of the
 # training prior, data.sample_condition): outside them the model was never trained.
 SLIDERS = {"vivid": (-1.0, 1.0), "warmth": (-1.0, 1.0), "strength": (0.0, 1.0)}
 

@@ -9,9 +9,10 @@ same request with the colour difference ΔE2000 between them. A button saves the
 `AvatarStudio` (personalised generation). Attribute pickers, a z seed and a look.
 
 Mixing happens where each side lives: the GAN mixes *style codes*, Σ wᵢ sᵢ with Σ wᵢ = 1 (the
-small network that reads [s, c] turns a convex combination of codes into a smooth change of
-its output: γ and β in CBN, §4.4, or the slider values of the shipped "params" head); the
-ground truth mixes the looks' *parameters* (`looks.mix`). Where the two agree, the style space
+conditional batch norms that read the code turn a convex combination of codes into a smooth
+change of the generator's output: γ and β in CBN, §4.4); the ground truth mixes the looks'
+*parameters* (`looks.mix`). Both then apply c the same way, as photo apps define it for any
+look (`looks.personal_edit`): vivid and warmth adjust the look, strength blends it with the photo. Where the two agree, the style space
 is well organised (chapter 7 measures it).
 
 Works with ipywidgets 7 (Colab) and 8 (Jupyter): the two differ in what `FileUpload.value`
