@@ -123,7 +123,8 @@ def main(argv=None) -> int:
     curve = [json.loads(line) for line in (WEIGHTS / "validation.jsonl").read_text().splitlines()] \
         if (WEIGHTS / "validation.jsonl").exists() else []
     if curve:
-        lines += ["", "Validation curve of the shipped run (`metrics.validate_looks` every "
+        lines += ["", "### Validation curve of the shipped run", "",
+                  "`metrics.validate_looks` every "
                   f"{curve[1]['step'] - curve[0]['step'] if len(curve) > 1 else '?'} steps, val photos at 64 px; "
                   "`validation.jsonl` beside the weights):", "",
                   "| step | named | unseen slider looks | unseen app filters | strength 0 |", "|---|---|---|---|---|"]
@@ -133,9 +134,9 @@ def main(argv=None) -> int:
     print(table)
     if a.write:
         body = "\n".join([
-            "## Looks model: targets (`benchmarks/looks_targets.py`)", "",
-            f"- date: {_report.now()}; command: `{_report.command()}`; machine: {_report.cpu_name()}, "
-            f"load average {_report.load_average()}",
+            "## Looks model: targets", "",
+            f"- date: {_report.now()}; command: `{_report.command()}` (`benchmarks/looks_targets.py`)",
+            f"- machine: {_report.cpu_name()}, load average {_report.load_average()}",
             "- the rows come from the files named in the script's docstring, each written by its own command; "
             "c and the 1024 px timing are measured by this command", "", table])
         _report.save("looks_targets", {**m, "rows": rows(m)}, body, _report.RESULTS, quick=False, no_write=False)

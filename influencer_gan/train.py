@@ -194,14 +194,14 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
-        if d.get("task", "looks") == "looks" and "condition" not in d:
-            # written before the field existed: c moved the look's own sliders
-            d = {**d, "condition": "sliders"}
-        if "basis" not in d:   # written before the field existed: the cubic monomials
-            d = {**d, "basis": "cubic"}
-        if "c_route" not in d:
-            # written before the field existed: c went into every CBN
-            d = {**d, "c_route": "cbn"}
+        if "head" in d:   # a whole config written by an earlier version (not a few overrides)
+            if d.get("task", "looks") == "looks" and "condition" not in d:
+                # written before the field existed: c moved the look's own sliders
+                d = {**d, "condition": "sliders"}
+            if "basis" not in d:   # written before the field existed: the cubic monomials
+                d = {**d, "basis": "cubic"}
+            if "c_route" not in d:   # written before the field existed: c went into every CBN
+                d = {**d, "c_route": "cbn"}
         if d.get("task") == "avatars" and "upsample" not in d:
             # written before the field existed: the generator had the document's transposed convolutions
             d = {**d, "upsample": "transposed"}

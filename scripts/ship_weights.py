@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _report import cpu_name  # noqa: E402  (the benchmarks' machine description)
+from _report import cpu_name, now  # noqa: E402  (the benchmarks' machine description)
 from influencer_gan import metrics  # noqa: E402
 from influencer_gan.api import load_model  # noqa: E402
 from influencer_gan.train import CHECKPOINT, MODEL, read_checkpoint  # noqa: E402
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         (out / "validation.jsonl").unlink()
 
     model = load_model(out)
-    results = metrics.evaluate(model, task=a.name)
+    results = {"date": now(), **metrics.evaluate(model, task=a.name)}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     seconds = history[-1]["seconds"] if history else float("nan")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,

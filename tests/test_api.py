@@ -156,10 +156,14 @@ def measured_from_benchmarks(bench: Path = BENCHMARKS) -> dict:
     quality = json.loads((bench / "results" / "quality.json").read_text(encoding="utf-8"))
     variants = json.loads((bench / "results" / "avatars_variants.json").read_text(encoding="utf-8"))
 
-    def rows(task):
-        return {("model" if r["method"] == "model" else r["method"].split(" ")[0]): r for r in quality[task]["rows"]}
+    shipped_looks = json.loads((api.WEIGHTS_DIR / "looks" / "metrics.json").read_text(encoding="utf-8"))
 
-    looks, avatars = rows("looks"), rows("avatars")
+    def rows(result):
+        return {("model" if r["method"] == "model" else r["method"].split(" ")[0]): r for r in result["rows"]}
+
+    # the looks figures are those measured on the shipped weights when they were shipped
+    # (scripts/ship_weights.py: `influencer-gan evaluate looks`), the avatars' from quality.json
+    looks, avatars = rows(shipped_looks), rows(quality["avatars"])
     keep_looks = lambda r: {"named": r["named"]["delta_e"], "unseen": r["unseen"]["delta_e"],  # noqa: E731
                             "named_per_look": {k: v["delta_e"] for k, v in r["named_per_look"].items()}}
     keep_avatars = lambda r: {k: r[k] for k in ("accuracy", "smile_by_skin", "fid", "diversity_l1", "n")}  # noqa: E731
@@ -168,10 +172,10 @@ def measured_from_benchmarks(bench: Path = BENCHMARKS) -> dict:
                  "package, copied from the repository's benchmarks/RESULTS.md and benchmarks/results/ so "
                  "that they can be read without the repository (influencer_gan.api.measured_results).",
         "made_by": MADE_BY + "  (run in the repository, after the benchmarks)",
-        "sources": ["benchmarks/RESULTS.md", "benchmarks/results/quality.json",
-                    "benchmarks/results/avatars_variants.json"],
+        "sources": ["benchmarks/RESULTS.md", "influencer_gan/weights/looks/metrics.json",
+                    "benchmarks/results/quality.json", "benchmarks/results/avatars_variants.json"],
         "targets": target_tables((bench / "RESULTS.md").read_text(encoding="utf-8")),
-        "looks": {"date": quality["date"], "step": quality["looks"]["model"]["step"],
+        "looks": {"date": shipped_looks.get("date", ""), "step": shipped_looks["model"]["step"],
                   "protocol": "held-out test photos (each one's centre square and 2 random crops, 256 px); "
                               "named looks at 4 conditions c; unseen looks from 5 references; mean ΔE2000",
                   "model": keep_looks(looks["model"]), "identity": keep_looks(looks["identity"])},

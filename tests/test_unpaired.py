@@ -25,7 +25,8 @@ def small(out, **kw):
 def test_defaults_and_shipped_config_are_unpaired():
     d = TrainConfig()
     assert d.lambda_paired == 0 and d.lambda_cyc > 0 and d.lambda_style > 0
-    assert (d.head, d.d_arch, d.encoder, d.image_size) == ("params", "colour", "stats", 32)
+    assert (d.head, d.d_arch, d.encoder, d.image_size) == ("color", "colour", "stats", 32)
+    assert (d.c_route, d.condition, d.looks, d.lambda_pretext, d.lambda_sty) == ("edit", "intensity", "wide", 0, 0)
     assert TrainConfig(task="avatars").image_size == 64
     shipped = TrainConfig.load(ROOT / "configs" / "looks.json")
     assert shipped.lambda_paired == 0 and shipped.lambda_cyc > 0
@@ -106,3 +107,15 @@ def test_your_own_feed_trains_unpaired_and_stylizes(tmp_path):
     assert out.size == (48, 48)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["lambda_paired"] == 0 and saved["content_dir"] == str(content)
+
+
+def test_own_feed_with_the_cli_defaults_fine_tunes_the_shipped_model(tmp_path):
+    from influencer_gan.cli import FEED_STEPS
+    (tmp_path / "c").mkdir(), (tmp_path / "s").mkdir()
+    args = build_parser().parse_args(["train", "looks", "--content", str(tmp_path / "c"),
+                                      "--styled", str(tmp_path / "s"), "--out", str(tmp_path / "run")])
+    cfg = train_config_from_args(args)
+    assert (cfg.init, cfg.steps, cfg.condition, cfg.head) == ("pretrained", FEED_STEPS, "intensity", "color")
+    args = build_parser().parse_args(["train", "looks", "--content", str(tmp_path / "c"),
+                                      "--styled", str(tmp_path / "s"), "--steps", "7"])
+    assert train_config_from_args(args).steps == 7
