@@ -125,8 +125,8 @@ def main(argv=None) -> int:
     if curve:
         lines += ["", "### Validation curve of the shipped run", "",
                   "`metrics.validate_looks` every "
-                  f"{curve[1]['step'] - curve[0]['step'] if len(curve) > 1 else '?'} steps, val photos at 64 px; "
-                  "`validation.jsonl` beside the weights):", "",
+                  f"{curve[1]['step'] - curve[0]['step'] if len(curve) > 1 else '?'} steps, val photos at 64 px "
+                  "(`validation.jsonl` beside the weights):", "",
                   "| step | named | unseen slider looks | unseen app filters | strength 0 |", "|---|---|---|---|---|"]
         lines += [f"| {r['step']} | {r['named']:.2f} | {r['unseen']:.2f} | {r['filters']:.2f} | {r['strength0']:.2f} |"
                   for r in curve]
