@@ -373,7 +373,8 @@ def personal_edit(photo: torch.Tensor, styled: torch.Tensor, vivid=0.0, warmth=0
     v, w = _as_column(vivid, photo), _as_column(warmth, photo)
     # Inference shortcuts (the same numbers: adjust is exactly the identity at vivid = warmth = 0,
     # and the blend at strength 1 is the look); never while tracing a graph for export
-    fixed = torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    fixed = (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+             or photo.device.type == "meta")          # (a meta tensor has no values to test)
     if fixed or bool((v != 0).any() or (w != 0).any()):
         styled = adjust(styled, vivid, warmth)
     if not fixed and bool((s == 1).all()):
