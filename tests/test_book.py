@@ -378,12 +378,15 @@ def test_web_demo_agrees_with_python(server, browser):
     assert float((after - want_gan).abs().max()) <= 1.5 / 255
     want_de = ig.metrics.delta_e2000(want_gan, want_truth)
     assert abs(page_de - want_de) < 0.05, (page_de, want_de)
-    want_params = L.personalize(L.mix(mix).vector(), 0.3, -0.2, 0.8)
+    want_params = L.mix(mix).vector()   # the look's sliders; c acts after the look (looks.personal_edit)
     rows = {r[0]: float(r[1]) for r in table}
     for name, v in zip(L.PARAM_NAMES, want_params.tolist()):
         if name != "grain":
             assert rows[name.replace("_", " ")] == pytest.approx(round(v, 2), abs=0.0051), name
-    assert np.isfinite([float(r[2]) for r in table]).all(), "G's slider values are missing"
+    if model.config.head == "params":
+        assert np.isfinite([float(r[2]) for r in table]).all(), "G's slider values are missing"
+    else:   # a convolutional G has no sliders
+        assert all(r[2] == "—" for r in table), table
 
 
 def test_web_demo_full_size_upload(server, browser, tmp_path):
