@@ -174,7 +174,8 @@ class LookStream:
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
     * `filter`: with `looks="wide"`, the app filter applied after the sliders (`sample_wide`,
-      `filters.render`; identity for named looks), else None;
+      `filters.render`; identity for named looks), else None; `filter_only` `(B,)` then marks
+      the rows whose look is an app filter alone (no slider moved);
     * `x_gt` `(B,3,S,S)`: the exact, grain-free ground truth `looks.apply(x, params, *c,
       grain=False, condition=condition)` (`condition`: what c means, see `looks.apply`) — only
       with `ground_truth=True` (the default); unpaired training never reads it, so the trainer

@@ -765,8 +765,6 @@ class Trainer:
             self.ema["G"], self.ema["E"], self.cfg.condition).items()}}
         with open(self.out / "val.jsonl", "a") as fh:
             fh.write(json.dumps(scores) + "\n")
-        for net in self.nets.values():
-            net.train()
         return scores
 
     def save_samples(self) -> Path:
