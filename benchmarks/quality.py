@@ -312,7 +312,8 @@ def render(r: dict, a) -> str:
                         f"`{name.split(':')[1]}` only, c = (0,0,1)")
             else:
                 looks_mode = {"named": "the named looks", "prior": "prior looks",
-                              "mixed": "named + prior looks"}[run["config"]["looks"]]
+                              "mixed": "named + prior looks",
+                              "wide": "named + prior looks + app filters"}[run["config"]["looks"]]
                 what = ("ours, " + (f"paired: lambda_paired={run['config']['lambda_paired']:g} (L1 to ground truth)"
                                     if name == "paired" else "unpaired: lambda_paired=0 (GAN only)"),
                         f"{looks_mode}, random c")
