@@ -684,7 +684,7 @@ class Trainer:
                 if self.step_num % cfg.ckpt_every == 0 and self.step_num < until:
                     self.save()
                 if self.is_main and cfg.val_every and self.step_num % cfg.val_every == 0:
-                    self.validate()
+                    self.keep_if_best(self.validate())
             self.save()
             if self.is_main and cfg.sample_every:
                 self.save_samples()
@@ -766,6 +766,25 @@ class Trainer:
         with open(self.out / "val.jsonl", "a") as fh:
             fh.write(json.dumps(scores) + "\n")
         return scores
+
+    def keep_if_best(self, scores: dict) -> bool:
+        """Model selection on the val split: when the mean of the validation scores (named looks,
+        unseen slider looks, unseen app filters) is the lowest so far, copy the EMA weights to
+        `best/` in the run folder (a model folder: `load_model(run / "best")`), with the step
+        and scores in `best/val.json`. The test split is never read, so the test numbers of a
+        selected checkpoint stay honest."""
+        score = sum(scores[k] for k in ("named", "unseen", "filters")) / 3
+        best = self.out / "best"
+        mark = best / "val.json"
+        if mark.exists() and json.loads(mark.read_text())["score"] <= score:
+            return False
+        best.mkdir(parents=True, exist_ok=True)
+        t, meta = self.state_tensors()
+        weights = {k[4:]: v for k, v in t.items() if k.startswith("ema.")}
+        atomic_save(weights, best / MODEL, {"config": meta["config"], "step": meta["step"]})
+        atomic_write_text(best / CONFIG, json.dumps(self.cfg.to_dict(), indent=2))
+        atomic_write_text(mark, json.dumps({**scores, "score": round(score, 4)}) + "\n")
+        return True
 
     def save_samples(self) -> Path:
         """A grid of samples from the EMA generator on a fixed batch: the run's picture diary."""

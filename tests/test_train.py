@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from influencer_gan.train import CHECKPOINT, MODEL, TrainConfig, Trainer, TrainingError, read_checkpoint, train
+from influencer_gan.api import LookModel, load_model
 
 from conftest import tiny_config
 
@@ -203,6 +204,13 @@ def test_c_route_edit_wide_looks_and_the_validation_curve(tmp_path):
     assert [r["step"] for r in rows] == [2]
     assert set(rows[0]) == {"step", "named", "unseen", "filters", "strength0"}
     assert rows[0]["strength0"] < 1e-3 and rows[0]["named"] > 1
+    # model selection on val: the best validated weights are a model folder of their own
+    best = json.loads((tmp_path / "run" / "best" / "val.json").read_text())
+    assert best["step"] == 2 and abs(best["score"] - (rows[0]["named"] + rows[0]["unseen"]
+                                                      + rows[0]["filters"]) / 3) < 1e-3
+    assert not tr.keep_if_best({"named": 99.0, "unseen": 99.0, "filters": 99.0})
+    assert tr.keep_if_best({"named": 0.5, "unseen": 0.5, "filters": 0.5})
+    assert isinstance(load_model(tmp_path / "run" / "best"), LookModel)
 
 
 def test_configs_written_before_condition_keep_the_slider_definition():
