@@ -689,6 +689,49 @@ def format_table(results: dict) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Texture looks (textures.py): colour, structure and texture against the exact rendering
+# --------------------------------------------------------------------------------------------
+def texture_scores(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """How close a texture look (`textures.apply`) is to its exact rendering, batch means:
+
+    * `delta_e` — mean ΔE2000 (`delta_e2000`): is the colour right?
+    * `ssim` — SSIM (`ssim`, scikit-image): is the structure right, pixel for pixel?
+      (`psnr` is given too.)
+    * `structure` — a multi-scale gradient distance, our feature distance: at 1, 1/2, 1/4 and
+      1/8 of the size (average pooling, scales down to 8 px), the mean |∇pred − ∇truth| of the
+      luma divided by mean |∇pred| + mean |∇truth|, averaged over the scales. 0 is identical
+      structure, about 1 is unrelated structure, and a flat or blurry prediction scores about
+      1 at the fine scales. It replaces a deep-feature distance on purpose: the package's only
+      learned features are the attribute classifier's, trained on 64 px avatars (and resizing
+      its input to 64 px), which says nothing about brush strokes on photos; and no LPIPS
+      weights are available offline.
+    * `texture_energy` — mean over the same scales of log(mean |∇pred| / mean |∇truth|): how
+      much texture there is, regardless of where. Negative: too smooth (the blur of an L1
+      regression), positive: too busy; 0 for the right amount, even with other noise.
+
+    pred, truth: `(3,H,W)` or `(B,3,H,W)` in [0, 1], same shape, at least 8 px."""
+    a, b = pred.detach().float().cpu(), truth.detach().float().cpu()
+    a, b = (a[None] if a.dim() == 3 else a), (b[None] if b.dim() == 3 else b)
+    if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 3:
+        raise ValueError(f"texture_scores needs two RGB images or batches of one shape, got "
+                         f"{tuple(pred.shape)} and {tuple(truth.shape)}")
+    w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    ya, yb = (a * w).sum(1, keepdim=True), (b * w).sum(1, keepdim=True)
+    structure, energy, s = [], [], 1
+    while min(a.shape[-2:]) // s >= 8 and s <= 8:
+        pa, pb = F.avg_pool2d(ya, s) if s > 1 else ya, F.avg_pool2d(yb, s) if s > 1 else yb
+        ga = torch.cat([(pa[..., 1:, :-1] - pa[..., :-1, :-1]), (pa[..., :-1, 1:] - pa[..., :-1, :-1])], 1)
+        gb = torch.cat([(pb[..., 1:, :-1] - pb[..., :-1, :-1]), (pb[..., :-1, 1:] - pb[..., :-1, :-1])], 1)
+        ea, eb = ga.abs().mean((1, 2, 3)), gb.abs().mean((1, 2, 3))
+        structure.append((ga - gb).abs().mean((1, 2, 3)) / (ea + eb + 1e-6))
+        energy.append(torch.log((ea + 1e-6) / (eb + 1e-6)))
+        s *= 2
+    return {"delta_e": delta_e2000(a, b), "ssim": ssim(a, b), "psnr": psnr(a, b),
+            "structure": float(torch.stack(structure).mean()),
+            "texture_energy": float(torch.stack(energy).mean())}
+
+
+# --------------------------------------------------------------------------------------------
 # python -m influencer_gan.metrics train-classifier
 # --------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
