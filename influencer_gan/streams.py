@@ -20,6 +20,7 @@ from PIL import Image
 from . import avatars as _avatars
 from . import filters as _filters
 from . import looks as _looks
+from . import textures as _textures
 from .files import ImageDataError, ImageDataWarning, SafeImageFolder
 from .photos import CropBank, _check_split, load_sources, pyramid, random_crops
 
@@ -103,6 +104,52 @@ def render_look(img: torch.Tensor, params: torch.Tensor, filt: Optional[dict], c
     if condition != "intensity":
         raise ValueError("an app filter has no sliders: its c is defined only as 'intensity'")
     return _looks.personal_edit(img, full, c[:, 0], c[:, 1], c[:, 2]).clamp(0.0, 1.0)
+
+
+TEXTURE_SIDE = 4   # a texture crop of S px stands for a picture whose short side is 4·S px
+
+
+def is_texture(looks: str) -> bool:
+    """Whether a stream's `looks` setting draws texture looks ("texture", "texture:NAME")."""
+    return looks == "texture" or looks.startswith("texture:")
+
+
+def check_looks(looks: str) -> str:
+    """Validate a stream's `looks` setting and return it."""
+    if looks in ("mixed", "named", "prior", "wide", "texture"):
+        return looks
+    if looks.startswith("texture:") and looks[len("texture:"):] in _textures.NAMED_TEXTURES:
+        return looks
+    raise ValueError(f"looks must be 'mixed', 'named', 'prior', 'wide', 'texture' or 'texture:NAME' "
+                     f"with NAME in {sorted(_textures.NAMED_TEXTURES)}, got {looks!r}")
+
+
+def sample_textures(n: int, generator: torch.Generator, looks: str = "texture",
+                    prior_pool: int = 0) -> list:
+    """Draw `n` texture looks (`textures.TextureLook`): "texture:NAME" is always that named look
+    (one domain, as in CycleGAN's photo → Monet); "texture" is a named look half of the time and
+    `textures.random_texture(seed)` otherwise, with seeds from `range(prior_pool)` when
+    `prior_pool > 0` (the prior's held-out seeds start at 10 000)."""
+    if looks.startswith("texture:"):
+        return [_textures.get(looks[len("texture:"):])] * n
+    names = list(_textures.NAMED_TEXTURES)
+    u = torch.rand(n, generator=generator)
+    idx = torch.randint(len(names), (n,), generator=generator)
+    seeds = torch.randint(prior_pool or _textures.HELD_OUT_SEED, (n,), generator=generator)
+    return [_textures.NAMED_TEXTURES[names[int(i)]] if float(v) < 0.5 else _textures.random_texture(int(sd))
+            for v, i, sd in zip(u, idx, seeds)]
+
+
+def render_texture(img: torch.Tensor, looks: list, c: Optional[torch.Tensor], texture: bool,
+                   seed: int = 0) -> torch.Tensor:
+    """`img` (B,3,S,S) crops in the texture looks `looks` (one per row), painted as parts of a
+    picture of short side `TEXTURE_SIDE`·S, then c (None: full strength) as photo apps define
+    it. `texture=False`: the ground truth's marks that are a function of the photo only."""
+    side = TEXTURE_SIDE * img.shape[-1]
+    if c is None:
+        return _textures.apply(img, looks, seed=seed, side=side, texture=texture)
+    return _textures.apply(img, looks, strength=c[:, 2], vivid=c[:, 0], warmth=c[:, 1], seed=seed,
+                           side=side, texture=texture)
 
 
 @lru_cache(maxsize=1)
@@ -206,10 +253,9 @@ class LookStream:
             raise ValueError(f"condition must be one of {_looks.CONDITIONS}, got {condition!r}")
         self.condition = condition
         self.refs, self.looks, self.seed, self.device = int(refs), looks, int(seed), torch.device(device)
-        if looks not in ("mixed", "named", "prior", "wide"):
-            raise ValueError(f"looks must be 'mixed', 'named', 'prior' or 'wide', got {looks!r}")
-        if looks == "wide" and condition != "intensity":
-            raise ValueError("looks 'wide' includes app filters, whose c is defined only as 'intensity'")
+        check_looks(looks)
+        if (looks == "wide" or is_texture(looks)) and condition != "intensity":
+            raise ValueError(f"looks {looks!r} has looks without sliders, whose c is defined only as 'intensity'")
         if (content_dir is None) != (styled_dir is None):
             raise ValueError("folder mode needs both content_dir and styled_dir")
         self.folder_mode = content_dir is not None
@@ -247,6 +293,8 @@ class LookStream:
             refs = self.styled.crops(B * K, S, g).view(B, K, 3, S, S)
             c = torch.tensor([0.0, 0.0, 1.0], device=dev).repeat(B, 1)
             return dict(x=x, y=y, refs=refs, c=c, params=None, x_gt=None)
+        if is_texture(self.looks):
+            return self._texture_batch(g)
         if self.looks == "wide":
             params, filt = sample_wide(B, g, self.prior_pool)
         else:
@@ -271,10 +319,30 @@ class LookStream:
             b["x_gt"] = self.ground_truth(b)
         return b
 
+    def _texture_batch(self, g: torch.Generator) -> dict:
+        """A batch of texture looks (`sample_textures`, `render_texture`): like a colour batch,
+        with the looks in `texture` (a list of `textures.TextureLook`) and no slider vector.
+        The marks' noise seed is drawn per batch, so G cannot memorise one stroke pattern."""
+        B, K, S, dev = self.batch_size, self.refs, self.size, self.device
+        looks = sample_textures(B, g, self.looks, self.prior_pool)
+        c = sample_condition(B, g).to(dev)
+        x, y, r = (self.atlas.crops(n, S, g) for n in (B, B, B * K))
+        seeds = torch.randint(2 ** 31 - 1, (2,), generator=g).tolist()
+        with torch.no_grad():
+            y = render_texture(y, looks, c, texture=True, seed=seeds[0])
+            r = render_texture(r, [lk for lk in looks for _ in range(K)], None, texture=True, seed=seeds[1])
+        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=None, texture=looks, x_gt=None)
+        if self.with_ground_truth:
+            b["x_gt"] = self.ground_truth(b)
+        return b
+
     @torch.no_grad()
     def ground_truth(self, b: dict) -> Optional[torch.Tensor]:
-        """The exact, grain-free answer for the batch `b`: `looks.apply(x, params, *c)`
-        (None in folder mode, where nobody knows the influencer's sliders)."""
+        """The exact, grain-free answer for the batch `b`: `looks.apply(x, params, *c)`, or
+        for texture looks their rendering without the marks that are not a function of the
+        photo (None in folder mode, where nobody knows the influencer's sliders)."""
+        if b.get("texture") is not None:
+            return render_texture(b["x"], b["texture"], b["c"], texture=False)
         if b.get("params") is None:
             return None
         return render_look(b["x"], b["params"], b.get("filter"), b["c"], grain=False,

@@ -101,6 +101,8 @@ class TrainConfig:
     refs: int = 6                       # looks: reference images per style code
     # -- losses (§4)
     gan_loss: str = "nonsaturating"     # "minimax", "nonsaturating", "lsgan", "hinge"
+    lambda_adv: float = 1.0             # weight of G's adversarial loss; 0 with lambda_paired > 0 is the
+                                        # non-adversarial L1 baseline (D still trains, unread)
     lambda_cyc: float = 1.0             # λ of §4.5
     lambda_id: float = 0.0              # identity loss weight (see losses.identity_loss)
     lambda_paired: float = 0.0          # > 0 only for the supervised baseline (needs ground truth)
@@ -126,7 +128,8 @@ class TrainConfig:
     ema_decay: float = 0.99
     pool_size: int = 0
     # -- data
-    looks: str = "wide"                 # "wide" (named + prior + app filters), "mixed", "named" or "prior"
+    looks: str = "wide"                 # "wide" (named + prior + app filters), "mixed", "named", "prior";
+                                        # "texture" (textures.py: named + prior) or "texture:NAME" (one look)
     prior_pool: int = 2000              # > 0: the prior's looks come from a fixed pool of this many
     data_root: str = "data"
     content_dir: Optional[str] = None   # your own neutral photos ...
@@ -155,7 +158,7 @@ class TrainConfig:
             self.image_size = 32 if self.task == "looks" else 64
         choices = {"task": ("looks", "avatars"), "backbone": ("resnet", "unet"),
                    "head": ("color", "rgb", "params"), "gan_loss": tuple(losses.GAN_LOSSES),
-                   "looks": ("mixed", "named", "prior", "wide"), "d_arch": ("patch", "colour"),
+                   "d_arch": ("patch", "colour"),
                    "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats", "joint"),
                    "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity"),
                    "c_route": ("cbn", "edit"),
@@ -163,6 +166,14 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config: {name}={getattr(self, name)!r} is not one of {allowed}")
+        from .streams import check_looks, is_texture
+        try:
+            check_looks(self.looks)
+        except ValueError as e:
+            raise ValueError(f"config: {e}") from None
+        if is_texture(self.looks) and self.val_every:
+            raise ValueError("config: val_every validates colour looks (metrics.validate_looks); "
+                             "texture looks are scored by benchmarks/texture_looks.py")
         for name in ("steps", "batch_size", "image_size", "refs", "ngf", "ndf", "avatar_ngf"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be a positive integer, got {getattr(self, name)}")
@@ -179,9 +190,10 @@ class TrainConfig:
                              "and condition 'intensity'")
         if self.lambda_pretext and self.looks != "wide":
             raise ValueError("config: lambda_pretext learns from random app filters: it needs looks 'wide'")
-        if (self.c_route == "edit" or self.looks == "wide") and self.condition != "intensity":
-            raise ValueError("config: c_route 'edit' and looks 'wide' use c as photo apps define it for any "
-                             "look: they need condition 'intensity'")
+        if (self.c_route == "edit" or self.looks == "wide" or is_texture(self.looks)) \
+                and self.condition != "intensity":
+            raise ValueError("config: c_route 'edit', looks 'wide' and texture looks use c as photo apps "
+                             "define it for any look: they need condition 'intensity'")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -533,7 +545,7 @@ class Trainer:
                 extra["cls"] = (self.cfg.lambda_cls, self._attribute_loss(fake_aux, b["cond"]))
             else:
                 loss_adv = self.g_loss_fn(m["D"](fake, cond.detach()))
-            loss_g = loss_adv + sum(w * v for w, v in extra.values() if w)
+            loss_g = self.cfg.lambda_adv * loss_adv + sum(w * v for w, v in extra.values() if w)
         self._check_finite("L_G", loss_g)
         self.opt_g.zero_grad(set_to_none=True)                               # step 6 for G
         self.scaler.scale(loss_g).backward()
