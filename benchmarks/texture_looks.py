@@ -3,6 +3,10 @@
     python benchmarks/texture_looks.py --look oil_paint --steps 300        # ~40 min, 1 thread
     python benchmarks/texture_looks.py --look cartoon --steps 300
     python benchmarks/texture_looks.py --steps 3 --no-write                 # smoke run
+    python benchmarks/texture_looks.py --checkpoint runs/texture_oil        # add a long run's row
+
+`--checkpoint RUN` scores a finished `influencer-gan train looks --config configs/texture_oil.json`
+run (the same data, longer) with the same protocol and adds its row to the look's table.
 
 One named texture look (`textures.NAMED_TEXTURES`), learned as CycleGAN learns photo → Monet:
 neutral crops x and *other* crops y painted in the look (`LookStream(looks="texture:NAME")`,
@@ -125,12 +129,15 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default=None, help="comma-separated subset of the method names' first words")
     p.add_argument("--no-cyclegan", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="default: benchmarks/results/texture_LOOK.json")
+    p.add_argument("--checkpoint", type=Path, help="score this trained run and add its row")
     p.add_argument("--no-write", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     a.json = a.json or ROOT / "benchmarks" / "results" / f"texture_{a.look}.json"
     x, refs, truth, marked = held_out(a.look)
+    if a.checkpoint:
+        return add_checkpoint(a, x, refs, truth, marked)
     res = {"date": _report.now(), "command": _report.command(), "machine": _report.machine(),
            "look": a.look, "steps": a.steps, "batch": BATCH, "size": SIZE, "threads": a.threads,
            "base": BASE, "methods": {}}
@@ -163,6 +170,30 @@ def main(argv=None) -> int:
     save_image(torch.cat([r[:6] for r in rows]), grid, nrow=6, padding=1)
     res["grid_rows"] = ["photo", "truth (no marks)", "truth (with marks)"] + list(res["methods"])[1:]
     a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(res, indent=2) + "\n")
+    write_section()
+    return 0
+
+
+def add_checkpoint(a, x, refs, truth, marked) -> int:
+    """Score a finished run (its EMA weights, through the public loader) and add its row."""
+    from influencer_gan.api import load_model
+    from influencer_gan.train import read_checkpoint
+    model = load_model(a.checkpoint, device="cpu")
+    if model.config.looks != f"texture:{a.look}":
+        raise SystemExit(f"{a.checkpoint} was trained on looks={model.config.looks!r}, not texture:{a.look}")
+    meta = read_checkpoint(a.checkpoint / "checkpoint.safetensors")[1]
+    history = json.loads(meta.get("history", "[]"))
+    with torch.no_grad():
+        pred = model.stylize(x, reference=list(refs))
+    row = {**score(pred, truth, marked), "seconds": round(history[-1]["seconds"], 1) if history else 0.0,
+           "steps": int(meta["step"]), "command": f"influencer-gan train looks --config configs/texture_{a.look}.json"}
+    print(row)
+    if a.no_write:
+        return 0
+    res = json.loads(a.json.read_text())
+    res["methods"][f"unpaired, CBN G (rgb head), {row['steps']} steps (`configs/texture_{a.look}.json`)"] = row
+    res["checkpoint_scored"] = {"date": _report.now(), "command": _report.command()}
     a.json.write_text(json.dumps(res, indent=2) + "\n")
     write_section()
     return 0
