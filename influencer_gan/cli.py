@@ -166,6 +166,15 @@ def cmd_train(a) -> int:
                 print(images.folder.summary())
         print(f"trained {cfg.task} to step {trainer.step_num}; weights in {Path(cfg.out) / 'model.safetensors'}"
               + (f"; last losses {json.dumps({k: round(v, 4) for k, v in last.items()})}" if last else ""))
+        if cfg.content_dir and cfg.init:
+            # measured (benchmarks/RESULTS.md, "Fine-tuning on your own feed"): nothing without
+            # pairs tells which of the two is closer, so the user compares them by eye
+            print(f"compare with the {'shipped' if cfg.init == 'pretrained' else 'starting'} model reading the same "
+                  f"posts without training: {PROG} stylize PHOTOS --reference {cfg.styled_dir} --out DIR"
+                  + ("" if cfg.init == "pretrained" else f" --checkpoint {cfg.init}")
+                  + f" (and --checkpoint {cfg.out} for this run). When your posts show other scenes than "
+                  "your photos, fine-tuning can move away from the look: the discriminator then also "
+                  "learns the difference in content.")
     return 0
 
 

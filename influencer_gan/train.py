@@ -684,12 +684,12 @@ class Trainer:
                 atomic_write_text(self.out / CONFIG, json.dumps(cfg.to_dict(), indent=2))
             for net in self.nets.values():
                 net.train()
-            if getattr(self.stream, "folder_mode", False):
-                # One feed teaches E nothing (its code is detached: there is no other feed to
-                # contrast with), and in train mode its batch norm would overwrite the statistics
-                # it learned over thousands of feeds with this one feed's, normalising the very
-                # look it must describe away. Measured: that alone took a fine-tune from 3.9 to
-                # 9.6 ΔE2000 in 50 steps with G frozen (issue 21's note).
+            if getattr(self.stream, "folder_mode", False) and self.cfg.init:
+                # Fine-tuning on one feed: the feed teaches E nothing (its code is detached: there
+                # is no other feed to contrast with), and in train mode its batch norm would
+                # overwrite the statistics it learned over thousands of feeds with this one feed's,
+                # normalising the very look it must describe away. Measured: that alone took a
+                # fine-tune from 3.9 to 9.6 ΔE2000 in 50 steps with G frozen (issue 21's note).
                 self.nets["E"].eval()
             while self.step_num < until and not stop["now"]:
                 logs = self.step()

@@ -150,6 +150,14 @@ def test_warnings_are_one_clean_line_each(tmp_path, capsys):
     assert "ImageDataWarning" not in captured.err and ".py:" not in captured.err
     assert all(line.startswith("influencer-gan train: ") for line in captured.err.splitlines())
     assert "mine: 2 of 2 files used" in captured.out and "feed: 3 of 5 files used" in captured.out
+    assert "compare with" not in captured.out                   # trained from scratch: nothing to compare
+    # fine-tuning a model on the feed: the CLI says how to compare it with the model it started from
+    (tmp_path / "t.json").write_text(json.dumps({**cfg, "init": str(tmp_path / "run"), "out": str(tmp_path / "tuned")}))
+    assert cli.main(["train", "looks", "--config", str(tmp_path / "t.json"), "--no-progress",
+                     "--content", str(tmp_path / "mine"), "--styled", str(tmp_path / "feed")]) == 0
+    out = capsys.readouterr().out
+    assert "compare with the starting model reading the same posts without training" in out
+    assert f"--reference {tmp_path / 'feed'}" in out and f"--checkpoint {tmp_path / 'run'}" in out
     import warnings
     assert getattr(warnings.showwarning, "__module__", None) != cli.__name__   # restored afterwards
     buf = io.StringIO()

@@ -99,12 +99,16 @@ def test_your_own_feed_trains_unpaired_and_stylizes(tmp_path):
     styled = _folder(tmp_path / "feed", L.apply(photos[3:], "pastel", grain=True))
     cfg = small(tmp_path / "run", steps=3, content_dir=str(content), styled_dir=str(styled))
     tr = Trainer(cfg, progress=False)
-    before = {k: v.clone() for k, v in tr.nets["E"].state_dict().items()}
     logs = tr.fit()
     assert (tmp_path / "run" / MODEL).exists() and "style" not in logs[-1]   # one feed: nothing to contrast
-    # ... so E stays as it was, batch-norm statistics included: one feed must not overwrite them
-    assert not tr.nets["E"].training
-    assert all(torch.equal(v, tr.nets["E"].state_dict()[k]) for k, v in before.items())
+    # fine-tuning a trained model on the feed leaves E as it was, batch-norm statistics included:
+    # one feed must not overwrite what E learned over many
+    tuned = Trainer(small(tmp_path / "tuned", steps=2, content_dir=str(content), styled_dir=str(styled),
+                          init=str(tmp_path / "run")), progress=False)
+    before = {k: v.clone() for k, v in tuned.nets["E"].state_dict().items()}
+    tuned.fit()
+    assert not tuned.nets["E"].training
+    assert all(torch.equal(v, tuned.nets["E"].state_dict()[k]) for k, v in before.items())
     model = load_model(tmp_path / "run")
     refs = [Image.open(f) for f in sorted(styled.iterdir())]
     out = model.stylize(Image.open(content / "0.png"), reference=refs)
