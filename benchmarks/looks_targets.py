@@ -18,7 +18,8 @@ rest itself:
 * a plain user's 1024 px stylize, measured here in fresh processes with no environment
   variables (median of 7 calls after one warm-up call, 3 processes);
 * the web demo at 512 px: `results/web_demo.json` (`benchmarks/web_demo.py`), if present;
-* the validation curve written during training (`validation.jsonl` beside the weights).
+* the validation curve written during training (`validation.jsonl` beside the weights);
+* the recipe's spread over seeds: `results/looks_seeds.json` (see RESULTS' *Looks recipe search*).
 """
 from __future__ import annotations
 
@@ -77,6 +78,14 @@ def rows(m: dict) -> list[tuple[str, str, bool | None]]:
                     f"{named:.2f} (doing nothing {ident['named']['delta_e']:.2f})", met(named <= 3)))
         out.append(("unseen slider looks from 5 references: ≤ 5",
                     f"{unseen:.2f} (doing nothing {ident['unseen']['delta_e']:.2f})", met(unseen <= 5)))
+    sd = _json(RES / "looks_seeds.json")
+    if sd and "seed2" in sd:   # the recipe's spread: every seed trained by the same command
+        n = sum(k.startswith("seed") and k[4:].isdigit() for k in sd)
+        out.append((f"the recipe over {n} seeds (mean ± sd; `results/looks_seeds.json`): named ≤ 3, unseen ≤ 5, "
+                    "real filters ≤ 6",
+                    f"named {sd['named_mean']:.2f} ± {sd['named_sd']:.2f}, unseen {sd['unseen_mean']:.2f} ± "
+                    f"{sd['unseen_sd']:.2f}, real filters (test) {sd['filters_test_mean']:.2f} ± {sd['filters_test_sd']:.2f}",
+                    met(sd["named_mean"] <= 3 and sd["unseen_mean"] <= 5 and sd["filters_test_mean"] <= 6)))
     rf = _json(RES / "real_filters.json")
     if rf:
         test = [r for r in rf["rows"].values() if r["split"] == "test"]
