@@ -203,7 +203,8 @@ def write_section() -> None:
     """The `texture_looks` section of RESULTS.md, from every results/texture_*.json."""
     parts = ["## Texture looks: can the CBN generator paint? (`benchmarks/texture_looks.py`)\n",
              "Each look learned from neutral crops and *other* crops painted in it (64 px crops of a "
-             "256 px picture), batch 8, on this CPU, one thread; the CycleGAN configuration gets the "
+             "256 px picture), batch 8, on this CPU, one thread per run (other jobs shared the two cores, so "
+             "the seconds say only roughly how long each method took); the CycleGAN configuration gets the "
              "unpaired CBN run's wall-clock at batch 1. Scored on the held-out test crops against the "
              "exact rendering without the marks no generator can know (`texture=False`); "
              "`SSIM, marked` is against the rendering with them. `texture energy`: log ratio of "
