@@ -9,7 +9,7 @@
 #   OUT=/tmp/out BUDGET=400 bash scripts/device_avatars.sh
 set -u
 OUT=${OUT:-/tmp/device_out}; mkdir -p "$OUT"; PY=${PY:-python3}; BUDGET=${BUDGET:-400}; DEVICE=${DEVICE:-cuda}
-VARIANTS=${VARIANTS:-recipe ms1 transposed64 transposed64_ms1 ms1_mbstd ms1_cls03 ms1_ngf16 ms1_ngf32}
+VARIANTS=${VARIANTS:-recipe ms003 ms01 ms03 mbstd cls03}   # issue 20: one change at a time on the shipped recipe (the 2026-11-28 sweep: VARIANTS="recipe ms1 transposed64 transposed64_ms1 ms1_mbstd ms1_cls03 ms1_ngf16 ms1_ngf32")
 W=${WORK:-/tmp/device_avatars}; rm -rf "$W"; mkdir -p "$W"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; lscpu | grep "Model name"
