@@ -3,9 +3,9 @@
     python benchmarks/texture_looks.py --look oil_paint --steps 300        # ~40 min, 1 thread
     python benchmarks/texture_looks.py --look cartoon --steps 300
     python benchmarks/texture_looks.py --steps 3 --no-write                 # smoke run
-    python benchmarks/texture_looks.py --checkpoint runs/texture_oil        # add a long run's row
+    python benchmarks/texture_looks.py --checkpoint runs/texture_oil_paint  # add a long run's row
 
-`--checkpoint RUN` scores a finished `influencer-gan train looks --config configs/texture_oil.json`
+`--checkpoint RUN` scores a finished `influencer-gan train looks --config configs/texture_LOOK.json`
 run (the same data, longer) with the same protocol and adds its row to the look's table.
 
 One named texture look (`textures.NAMED_TEXTURES`), learned as CycleGAN learns photo → Monet:
