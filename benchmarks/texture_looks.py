@@ -208,7 +208,10 @@ def write_section() -> None:
              "unpaired CBN run's wall-clock at batch 1. Scored on the held-out test crops against the "
              "exact rendering without the marks no generator can know (`texture=False`); "
              "`SSIM, marked` is against the rendering with them. `texture energy`: log ratio of "
-             "gradient energy to the truth's (negative: too smooth).\n"]
+             "gradient energy to the truth's (negative: too smooth). Sample grids beside the results: "
+             "`results/texture_LOOK.png` (rows: photo, truth without and with the marks, then each method "
+             "in table order) and, for the long oil-paint run, `results/texture_oil_paint_long_run_samples.png` "
+             "(the run's own grid at step 3,000: photos, G, posts, truth).\n"]
     for f in sorted((ROOT / "benchmarks" / "results").glob("texture_*.json")):
         r = json.loads(f.read_text())
         parts.append(f"\n### `{r['look']}`: {r['steps']} steps (measured {r['date']}; `{r['command']}`)\n")
