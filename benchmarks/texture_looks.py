@@ -126,7 +126,6 @@ def main(argv=None) -> int:
     p.add_argument("--look", default="oil_paint", choices=sorted(T.NAMED_TEXTURES))
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--methods", default=None, help="comma-separated subset of the method names' first words")
     p.add_argument("--no-cyclegan", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="default: benchmarks/results/texture_LOOK.json")
     p.add_argument("--checkpoint", type=Path, help="score this trained run and add its row")
