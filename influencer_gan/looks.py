@@ -67,6 +67,8 @@ _LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luma, the Y of YCbCr
 _VIVID = {"saturation": 0.5, "vibrance": 0.5, "contrast": 0.15}
 _WARMTH = {"temperature": 0.5, "tint": 0.05, "shadow_tint_cb": -0.12, "shadow_tint_cr": 0.06,
            "highlight_tint_cb": -0.18, "highlight_tint_cr": 0.09}
+# `adjust` skips the editor's stages that these two directions never touch; keep it that way
+assert not ({"shadows", "highlights", "fade", "vignette", "grain"} & (set(_VIVID) | set(_WARMTH)))
 
 
 @dataclass(frozen=True)
@@ -301,9 +303,11 @@ def grain_noise(shape, seed=0, device="cpu", dtype=torch.float32) -> torch.Tenso
 _CHUNK_PIXELS = 1 << 16  # on the CPU, `apply` edits this many pixels at a time (see `apply`)
 
 
-def _pipeline(x: torch.Tensor, p: torch.Tensor, noise) -> torch.Tensor:
+def _pipeline(x: torch.Tensor, p: torch.Tensor, noise, personal_only: bool = False) -> torch.Tensor:
     """Run the editor on `x (B,3,H,W)` with per-image parameters `p (B,P)` and film-grain
-    `noise (B,1,H,W)` (None: no grain); see `apply`."""
+    `noise (B,1,H,W)` (None: no grain); see `apply`. `personal_only=True` skips the stages that
+    the personal directions V and W leave at 0 (tone curve, fade, vignette, grain: each is
+    exactly the identity at 0), for `adjust`: the same numbers, fewer full-size operations."""
     B, _, H, W = x.shape
     q = {n: p[:, i].view(B, 1, 1, 1) for i, n in enumerate(PARAM_NAMES)}
 
@@ -319,8 +323,9 @@ def _pipeline(x: torch.Tensor, p: torch.Tensor, noise) -> torch.Tensor:
     x = x + q["contrast"] * (x * x * (3.0 - 2.0 * x) - x)
     # 4. Tone curve: a cubic Bezier whose two inner control points move by the shadows and
     #    highlights sliders (the classic "point curve").
-    one_m = 1.0 - x
-    x = x + _CURVE_GAIN * 3.0 * x * one_m * (q["shadows"] * one_m + q["highlights"] * x)
+    if not personal_only:
+        one_m = 1.0 - x
+        x = x + _CURVE_GAIN * 3.0 * x * one_m * (q["shadows"] * one_m + q["highlights"] * x)
     x = x.clamp(0.0, 1.0)
 
     # 5. Saturation and vibrance: scale the distance from grey; vibrance spares colours that are
@@ -336,6 +341,8 @@ def _pipeline(x: torch.Tensor, p: torch.Tensor, noise) -> torch.Tensor:
     shadow = _chroma_rgb(q["shadow_tint_cb"], q["shadow_tint_cr"])
     high = _chroma_rgb(q["highlight_tint_cb"], q["highlight_tint_cr"])
     x = x + _TONE_GAIN * ((1.0 - y) ** 2 * shadow + (y * y) * high)
+    if personal_only:
+        return x.clamp(0.0, 1.0)
 
     # 7. Fade: lift the blacks towards a matte grey (negative values crush them).
     x = x + (_FADE_GAIN * q["fade"]) * (1.0 - x)
@@ -356,7 +363,7 @@ def adjust(img: torch.Tensor, vivid=0.0, warmth=0.0) -> torch.Tensor:
     `(B, 3, H, W)` in [0, 1] that is already in its look; both 0 return `img` unchanged."""
     p = personalize(torch.zeros(N_PARAMS, device=img.device, dtype=img.dtype), vivid, warmth, 1.0)
     p = p.expand(img.shape[0], N_PARAMS) if p.dim() == 1 or p.shape[0] == 1 else p
-    return _pipeline(img, p, None)
+    return _pipeline(img, p, None, personal_only=True)
 
 
 def personal_edit(photo: torch.Tensor, styled: torch.Tensor, vivid=0.0, warmth=0.0, strength=1.0) -> torch.Tensor:

@@ -222,3 +222,13 @@ def test_intensity_condition_is_defined_for_any_look_the_way_photo_apps_do():
     assert torch.allclose(out[0], x[0]) and torch.allclose(out[2], styled[2], atol=1e-6)
     with pytest.raises(ValueError, match="condition"):
         L.apply(x, look, condition="percent")
+
+
+def test_adjust_is_the_editor_with_the_personal_directions():
+    """`adjust` runs only the editor stages that V and W touch: bit for bit the whole editor."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, 9, 13, generator=g)
+    for v, w in [(1.0, 0.0), (0.0, 1.0), (-0.7, 0.4), (torch.tensor([0.3, -1.0, 0.0, 1.0]), 0.5)]:
+        p = L.personalize(torch.zeros(L.N_PARAMS), v, w, 1.0)
+        p = p.expand(4, L.N_PARAMS) if p.dim() == 1 or p.shape[0] == 1 else p
+        assert torch.equal(L.adjust(x, v, w), L._pipeline(x, p, None))
