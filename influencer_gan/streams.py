@@ -75,6 +75,11 @@ def sample_wide(n: int, generator: torch.Generator, prior_pool: int = 0):
       vignettes that no slider makes.
 
     With `prior_pool > 0` the filters' seeds come from `range(prior_pool)` too."""
+    return _sample_wide(n, generator, prior_pool)[:2]
+
+
+def _sample_wide(n: int, generator: torch.Generator, prior_pool: int = 0):
+    """`sample_wide` and which rows are named looks."""
     params, named = _sample_looks(n, generator, "mixed", prior_pool)
     kind = torch.randint(3, (n,), generator=generator)
     seeds = torch.randint(prior_pool or 2 ** 31 - 1, (n,), generator=generator)
@@ -82,7 +87,7 @@ def sample_wide(n: int, generator: torch.Generator, prior_pool: int = 0):
     params = torch.where((kind == 2).unsqueeze(1), torch.zeros_like(params), params)
     rows = [_filters.identity(1) if k == 0 else _filter(int(s))
             for k, s in zip(kind.tolist(), seeds.tolist())]
-    return params, _filters.stack(rows)
+    return params, _filters.stack(rows), named
 
 
 @lru_cache(maxsize=PRIOR_POOL_MAX)
@@ -220,6 +225,9 @@ class LookStream:
     * `c` `(B,3)`: the personal condition (vivid, warmth, strength), see `sample_condition`;
     * `params` `(B,P)`: the look before personalisation, see `sample_looks` (`looks` selects
       "named", "prior" or "mixed"; `prior_pool` > 0 limits the prior to that many looks);
+    * `named` `(B,)`: the rows whose look is a named look (the influencers' looks, never
+      paired in training: the encoder stage of `train.Trainer` learns only from the other rows,
+      looks the package drew at random);
     * `filter`: with `looks="wide"`, the app filter applied after the sliders (`sample_wide`,
       `filters.render`; identity for named looks), else None; `filter_only` `(B,)` then marks
       the rows whose look is an app filter alone (no slider moved);
@@ -296,9 +304,9 @@ class LookStream:
         if is_texture(self.looks):
             return self._texture_batch(g)
         if self.looks == "wide":
-            params, filt = sample_wide(B, g, self.prior_pool)
+            params, filt, named = _sample_wide(B, g, self.prior_pool)
         else:
-            params, filt = sample_looks(B, g, self.looks, self.prior_pool), None
+            (params, named), filt = _sample_looks(B, g, self.looks, self.prior_pool), None
         c = sample_condition(B, g)
         x = self.atlas.crops(B, S, g)
         y = self.atlas.crops(B, S, g)
@@ -312,7 +320,8 @@ class LookStream:
             r = render_look(r, params.repeat_interleave(K, 0),
                             None if filt is None else {k: v.repeat_interleave(K, 0) for k, v in filt.items()},
                             None, grain=True, seed=seeds[1])
-        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, filter=filt, x_gt=None)
+        b = dict(x=x, y=y, refs=r.view(B, K, 3, S, S), c=c, params=params, filter=filt, x_gt=None,
+                 named=named.to(dev))
         if filt is not None:   # rows whose look is an app filter alone (no slider moved)
             b["filter_only"] = params.abs().amax(1) == 0
         if self.with_ground_truth:

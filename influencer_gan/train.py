@@ -115,6 +115,9 @@ class TrainConfig:
     lambda_pretext: float = 0.0         # looks "wide": L1 on the rows whose look is a random app filter
                                         # alone, the one look family the package draws itself (Neural
                                         # Preset's pretext task); never on named or slider looks
+    stage: str = "gan"                  # looks: "gan" (the adversarial game of §3.3) or "encoder": E, G
+                                        # from `init`, G frozen, and E learns to read G's code space
+                                        # (encoder_stage.py); never on named looks or feeds
     c_route: str = "edit"               # looks: c through G's CBNs ("cbn") or applied by its definition
                                         # to G's full-strength look ("edit", needs condition "intensity")
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
@@ -161,7 +164,7 @@ class TrainConfig:
                    "d_arch": ("patch", "colour"),
                    "encoder": ("conv+stats", "stats"), "d_cond": ("code", "stats", "joint"),
                    "upsample": ("resize", "transposed"), "condition": ("sliders", "intensity"),
-                   "c_route": ("cbn", "edit"),
+                   "c_route": ("cbn", "edit"), "stage": ("gan", "encoder"),
                    "basis": ("affine", "quadratic", "cubic", "legendre")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -194,6 +197,11 @@ class TrainConfig:
                 and self.condition != "intensity":
             raise ValueError("config: c_route 'edit', looks 'wide' and texture looks use c as photo apps "
                              "define it for any look: they need condition 'intensity'")
+        if self.stage == "encoder" and (self.task != "looks" or not self.init or self.content_dir
+                                        or self.looks not in ("wide", "mixed", "prior")):
+            raise ValueError("config: stage 'encoder' teaches the style encoder of a trained looks model "
+                             "(init) on the package's own random looks: it needs task looks, init, looks "
+                             "'wide', 'mixed' or 'prior', and no folders")
         if self.task == "avatars" and self.content_dir:
             raise ValueError("config: --content/--styled are for the looks task only")
 
@@ -829,8 +837,13 @@ def _in_main_thread() -> bool:
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Trainer:
-    """Run (or resume) a training run and return its trainer."""
-    trainer = Trainer(config, resume=resume, progress=progress)
+    """Run (or resume) a training run and return its trainer (`encoder_stage.EncoderTrainer`
+    for `stage="encoder"`)."""
+    if config.stage == "encoder":
+        from .encoder_stage import EncoderTrainer
+        trainer = EncoderTrainer(config, resume=resume, progress=progress)
+    else:
+        trainer = Trainer(config, resume=resume, progress=progress)
     try:
         trainer.fit()
     finally:

@@ -127,3 +127,37 @@ def test_own_feed_with_the_cli_defaults_fine_tunes_the_shipped_model(tmp_path):
     args = build_parser().parse_args(["train", "looks", "--content", str(tmp_path / "c"),
                                       "--styled", str(tmp_path / "s"), "--steps", "7"])
     assert train_config_from_args(args).steps == 7
+
+
+def test_encoder_stage_teaches_e_only_and_never_reads_named_looks(tmp_path):
+    """stage "encoder": G stays exactly as trained; E learns, from the package's random looks only."""
+    import pytest
+    with pytest.raises(ValueError, match="stage 'encoder'"):
+        small(tmp_path / "x", stage="encoder")                 # needs a trained model to start from
+    torch.manual_seed(0)
+    first = Trainer(small(tmp_path / "gan", steps=2), progress=False)
+    first.fit()
+    from influencer_gan.encoder_stage import EncoderTrainer
+    tr = EncoderTrainer(small(tmp_path / "enc", steps=3, stage="encoder", init=str(tmp_path / "gan")),
+                        progress=False)
+    g_before = {k: v.clone() for k, v in tr.nets["G"].state_dict().items()}
+    e_before = [p.detach().clone() for p in tr.nets["E"].parameters()]
+    seen = []
+    real_batch = tr.stream.batch
+
+    def spy(generator=None):
+        b = real_batch(generator)
+        seen.append(b["named"].clone())
+        return b
+
+    tr.stream.batch = spy
+    tr.fit()
+    assert all(torch.equal(v, tr.nets["G"].state_dict()[k]) for k, v in g_before.items())
+    assert any((a - b).abs().max() > 0 for a, b in zip(e_before, tr.nets["E"].parameters()))
+    assert len(seen) == 3 and torch.cat(seen).any() and (~torch.cat(seen)).any()   # both kinds were drawn
+    # a batch of named looks only teaches nothing
+    tr.stream.batch = lambda generator=None: {**real_batch(generator),
+                                              "named": torch.ones(6, dtype=torch.bool)}
+    e_now = [p.detach().clone() for p in tr.nets["E"].parameters()]
+    assert tr.step()["L_E"] != tr.step()["L_E"]                 # nan: nothing to learn from
+    assert all(torch.equal(a, b) for a, b in zip(e_now, tr.nets["E"].parameters()))

@@ -1,0 +1,62 @@
+"""The encoder stage: teach the style encoder E to read the code space of a trained G.
+
+    influencer-gan train looks --config configs/looks_encoder.json     # stage "encoder", init "pretrained"
+
+Why. The adversarial game (§3.3) teaches G a rich space of looks, one per style code, but E
+learns only which posts share a look (the contrastive loss of `Trainer._looks_forward`), not
+which code makes that look. Measured on the shipped model (issue 21's note): for each held-out
+real app filter, the style code found by gradient descent *with* the answer brings G to 2.2
+ΔE2000 on average, where E's code from 5 posts reaches 9.2, and doing nothing 12.0. G can
+express the filters; E does not find them.
+
+What. G (and F, D) stay exactly as trained, in evaluation mode. E learns, on the looks that
+the package draws at random — slider looks of the prior and app filters (`filters.py`), whose
+exact rendering it knows — to give the code with which G(x | E(posts), c = (0, 0, 1)) is x in
+the posts' look: an L1 loss through the frozen G, Neural Preset's pretext task (Ke et al. 2023)
+with the GAN's generator as the decoder. The named looks in a batch (`batch["named"]`) are left
+out, so they, the held-out looks and every feed stay unpaired.
+
+What it gave (benchmarks/RESULTS.md, *Looks recipe search*): better unseen app filters on the
+val photos, worse named looks; it does not ship.
+"""
+from __future__ import annotations
+
+import torch
+
+from .streams import render_look
+from .train import _C0, Trainer, to_net
+
+
+class EncoderTrainer(Trainer):
+    """A `Trainer` whose step teaches E alone (see the module docstring). G, F and D are frozen;
+    the optimiser of E and G is kept as built (frozen parameters get no gradient and Adam skips
+    them), so checkpoints and `--resume` work as for any run."""
+
+    def __init__(self, config, resume: bool = False, progress: bool = True):
+        super().__init__(config, resume=resume, progress=progress)
+        for n in ("G", "F", "D"):
+            self.nets[n].requires_grad_(False)
+
+    def step(self) -> dict[str, float]:
+        for n in ("G", "F", "D"):          # frozen networks keep their batch-norm statistics
+            self.nets[n].eval()
+        b = self._prepare(self.stream.batch(self.gen))
+        keep = ~b["named"]
+        if not bool(keep.any()):           # a batch of named looks only: nothing to learn from
+            return {"L_E": float("nan")}
+        with self.autocast():
+            s = self.models["E"](to_net(b["refs"][keep]))
+            out = self.models["G"](to_net(b["x"][keep]), s, _C0.to(self.device).expand(int(keep.sum()), -1))
+        with torch.no_grad():              # the exact look at full strength
+            filt = None if b.get("filter") is None else {k: v[keep] for k, v in b["filter"].items()}
+            target = render_look(b["x"][keep], b["params"][keep], filt, None, grain=False)
+        loss = (out.float() - to_net(target)).abs().mean()
+        self._check_finite("L_E", loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        self.sched[0].step()               # E's schedule; D does not train in this stage
+        self._update_ema()
+        self.step_num += 1
+        return {"L_E": loss.item()}
