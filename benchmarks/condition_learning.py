@@ -59,6 +59,7 @@ def evaluate(run: Path) -> dict:
     x = metrics.test_crops(64, 1)
     posts = metrics.reference_crops(5, 64, seed=3)
     rows = {k: [] for k in ("named", "zero", "ratio_strength", "ratio_vivid", "ratio_warmth")}
+    changes = {k: ([], []) for k in ("strength", "vivid", "warmth")}   # (model's, defined) per look
     for name, look in L.NAMED.items():
         refs = list(L.apply(posts, look, grain=True, seed=1))
         style = model.style_code(reference=refs)
@@ -67,8 +68,19 @@ def evaluate(run: Path) -> dict:
         rows["named"].append(np.mean([de(out[k], truth[k]) for k in ("c0", "half", "vivid", "warm")]))
         rows["zero"].append(de(out["zero"], x))
         for knob, (a, b) in (("strength", ("zero", "c0")), ("vivid", ("c0", "vivid")), ("warmth", ("c0", "warm"))):
-            rows[f"ratio_{knob}"].append(de(out[a], out[b]) / max(de(truth[a], truth[b]), 1e-6))
-    return {k: float(np.mean(v)) for k, v in rows.items()}
+            made, defined = de(out[a], out[b]), de(truth[a], truth[b])
+            rows[f"ratio_{knob}"].append(made / max(defined, 1e-6))
+            changes[knob][0].append(made)
+            changes[knob][1].append(defined)
+    out = {k: float(np.mean(v)) for k, v in rows.items()}
+    # `ratio_*` is the mean of the per-look ratios: a look whose defined change is tiny (vivid on
+    # noir, a grey look: 0.8 ΔE) dominates it. `change_*` is the mean change the model makes over
+    # the mean defined change, over the same looks; `ratios_*` keeps each look's ratio.
+    for knob, (made, defined) in changes.items():
+        out[f"change_{knob}"] = float(np.mean(made) / max(np.mean(defined), 1e-6))
+        out[f"ratios_{knob}"] = {name: round(m / max(d, 1e-6), 3) for name, m, d in zip(L.NAMED, made, defined)}
+        out[f"defined_{knob}"] = {name: round(d, 3) for name, d in zip(L.NAMED, defined)}
+    return out
 
 
 def main(argv=None) -> int:
@@ -84,8 +96,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if a.evaluate:
         r = evaluate(a.evaluate)
-        print(f"{a.evaluate}: named looks {r['named']:.2f}; strength 0: ΔE {r['zero']:.2f} to the photo; change ratios: "
-              f"strength {r['ratio_strength']:.2f}, vivid {r['ratio_vivid']:.2f}, warmth {r['ratio_warmth']:.2f}")
+        print(f"{a.evaluate}: named looks {r['named']:.2f}; strength 0: ΔE {r['zero']:.2f} to the photo; change ratios "
+              f"(mean change / mean defined change): strength {r['change_strength']:.2f}, vivid {r['change_vivid']:.2f}, "
+              f"warmth {r['change_warmth']:.2f}; mean of the per-look ratios: strength {r['ratio_strength']:.2f}, "
+              f"vivid {r['ratio_vivid']:.2f}, warmth {r['ratio_warmth']:.2f}")
+        for knob in ("strength", "vivid", "warmth"):
+            print(f"  {knob}, each look (model's change / defined change, defined ΔE): " + ", ".join(
+                f"{n} {v:.2f} ({r[f'defined_{knob}'][n]:.1f})" for n, v in r[f"ratios_{knob}"].items()))
         return 0
     results = {}
     stored = Path(__file__).resolve().parent / "results" / "condition_learning.json"
