@@ -117,7 +117,9 @@ class TrainConfig:
                                         # Preset's pretext task); never on named or slider looks
     stage: str = "gan"                  # looks: "gan" (the adversarial game of §3.3) or "encoder": E, G
                                         # from `init`, G frozen, and E learns to read G's code space
-                                        # (encoder_stage.py); never on named looks or feeds
+                                        # (pretext.py); never on named looks or feeds
+    lambda_drawn: float = 0.0           # looks: L1 through E and G on the rows whose look the package
+                                        # drew at random (pretext.PretextTrainer); never on named looks
     c_route: str = "edit"               # looks: c through G's CBNs ("cbn") or applied by its definition
                                         # to G's full-strength look ("edit", needs condition "intensity")
     lambda_style: float = 1.0           # looks: E learns by contrastive agreement of two ref sets
@@ -197,6 +199,10 @@ class TrainConfig:
                 and self.condition != "intensity":
             raise ValueError("config: c_route 'edit', looks 'wide' and texture looks use c as photo apps "
                              "define it for any look: they need condition 'intensity'")
+        if self.lambda_drawn and (self.task != "looks" or self.content_dir or self.stage != "gan"
+                                  or self.looks not in ("wide", "mixed", "prior")):
+            raise ValueError("config: lambda_drawn learns from the looks the package draws: it needs task "
+                             "looks, stage 'gan', looks 'wide', 'mixed' or 'prior', and no folders")
         if self.stage == "encoder" and (self.task != "looks" or not self.init or self.content_dir
                                         or self.looks not in ("wide", "mixed", "prior")):
             raise ValueError("config: stage 'encoder' teaches the style encoder of a trained looks model "
@@ -837,11 +843,12 @@ def _in_main_thread() -> bool:
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Trainer:
-    """Run (or resume) a training run and return its trainer (`encoder_stage.EncoderTrainer`
-    for `stage="encoder"`)."""
-    if config.stage == "encoder":
-        from .encoder_stage import EncoderTrainer
-        trainer = EncoderTrainer(config, resume=resume, progress=progress)
+    """Run (or resume) a training run and return its trainer (`pretext.EncoderTrainer` for
+    `stage="encoder"`, `pretext.PretextTrainer` with `lambda_drawn`)."""
+    if config.stage == "encoder" or config.lambda_drawn:
+        from .pretext import EncoderTrainer, PretextTrainer
+        trainer = (EncoderTrainer if config.stage == "encoder" else PretextTrainer)(
+            config, resume=resume, progress=progress)
     else:
         trainer = Trainer(config, resume=resume, progress=progress)
     try:

@@ -137,7 +137,7 @@ def test_encoder_stage_teaches_e_only_and_never_reads_named_looks(tmp_path):
     torch.manual_seed(0)
     first = Trainer(small(tmp_path / "gan", steps=2), progress=False)
     first.fit()
-    from influencer_gan.encoder_stage import EncoderTrainer
+    from influencer_gan.pretext import EncoderTrainer
     tr = EncoderTrainer(small(tmp_path / "enc", steps=3, stage="encoder", init=str(tmp_path / "gan")),
                         progress=False)
     g_before = {k: v.clone() for k, v in tr.nets["G"].state_dict().items()}
@@ -161,3 +161,25 @@ def test_encoder_stage_teaches_e_only_and_never_reads_named_looks(tmp_path):
     e_now = [p.detach().clone() for p in tr.nets["E"].parameters()]
     assert tr.step()["L_E"] != tr.step()["L_E"]                 # nan: nothing to learn from
     assert all(torch.equal(a, b) for a, b in zip(e_now, tr.nets["E"].parameters()))
+
+
+def test_pretext_trainer_adds_the_drawn_rows_loss_through_e_and_g(tmp_path):
+    """lambda_drawn: the adversarial step as before, plus an L1 on the drawn rows that reaches E."""
+    import pytest
+    from influencer_gan.pretext import PretextTrainer, drawn_look
+    with pytest.raises(ValueError, match="lambda_drawn"):
+        small(tmp_path / "x", lambda_drawn=1.0, looks="named")
+    torch.manual_seed(0)
+    tr = PretextTrainer(small(tmp_path / "run", steps=3, lambda_drawn=1.0), progress=False)
+    b = tr._prepare(tr.stream.batch(torch.Generator().manual_seed(5)))
+    rows, target = drawn_look(b)
+    assert rows.any() and target.shape == b["x"][rows].shape and not b["named"][rows].any()
+    logs = [tr.step() for _ in range(3)]
+    assert all({"adv", "cyc", "style", "drawn"} <= set(log) and log["drawn"] > 0 for log in logs)
+    # the same run without the drawn rows' loss ends with another E: the L1 reached it (from the
+    # second step on: G starts as the identity, whatever the code)
+    torch.manual_seed(0)
+    plain = Trainer(small(tmp_path / "plain", steps=3), progress=False)
+    for _ in range(3):
+        plain.step()
+    assert any((a - b).abs().max() > 0 for a, b in zip(plain.nets["E"].parameters(), tr.nets["E"].parameters()))
