@@ -36,6 +36,9 @@ The adversarial game of `Trainer` as it is, plus λ_drawn · L1 between G(x | E(
 the exact look on the drawn rows, with the gradient reaching E *and* G: E learns which code
 makes a look while G learns to make it. (`lambda_pretext` of `Trainer` reads only the rows whose
 look is an app filter alone, and its code is detached: it teaches G alone.)
+
+What it gave, 1,000 steps from the shipped weights (RESULTS, *Looks recipe search*): unseen
+slider looks 6.94 → 6.27 ΔE2000 on the test photos, named looks and real filters unchanged.
 """
 from __future__ import annotations
 
