@@ -37,8 +37,9 @@ the exact look on the drawn rows, with the gradient reaching E *and* G: E learns
 makes a look while G learns to make it. (`lambda_pretext` of `Trainer` reads only the rows whose
 look is an app filter alone, and its code is detached: it teaches G alone.)
 
-What it gave, 1,000 steps from the shipped weights (RESULTS, *Looks recipe search*): unseen
-slider looks 6.94 → 6.27 ΔE2000 on the test photos, named looks and real filters unchanged.
+What it gave (RESULTS, *Looks recipe search*): 1,000 steps from the shipped weights moved
+unseen slider looks 6.94 → 6.27 ΔE2000 on the test photos, with named looks and real filters
+unchanged; the same from seed 2's weights made every test score worse. Not shipped.
 """
 from __future__ import annotations
 
