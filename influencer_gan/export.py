@@ -18,9 +18,9 @@ input (so one graph serves every H×W):
   input's size (what `adaptive_avg_pool2d` computes), instead of a pooling op whose kernel
   would be frozen at the example size;
 * the coefficient grid is upsampled with the two matrix products of `apply_colour_transform`
-  (R_hᵀ · A · R_w, bilinear, align_corners=False) in one piece instead of its row chunks, whose
-  loop count would otherwise be frozen; the interpolation matrices R are built from the input's
-  size by interpolating the grid's small identity matrix. In onnxruntime (1 thread, 512 px) this
+  (R_h · A · R_wᵀ, `models.interpolation_matrix`, bilinear, align_corners=False) in one piece
+  instead of its row chunks, whose loop count would otherwise be frozen; the matrices are built
+  from the input's size. In onnxruntime (1 thread, 512 px) this
   took the graph from 48 ms, when one full-size bilinear `Resize` of the 39 coefficient planes
   was 21 ms of it, to 34 ms (`MatMul` is vectorised; `Resize` is a scalar loop).
 
@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import COLOUR_BASES, LookGenerator, colour_basis, coordinate_channels
+from .models import COLOUR_BASES, LookGenerator, colour_basis, coordinate_channels, interpolation_matrix
 
 OPSET = 17
 
@@ -89,11 +89,9 @@ class ExportableLookGenerator(nn.Module):
             flat, vignette = g.global_mlp(cond).chunk(2, dim=1)
             r = coordinate_channels(1, g.grid_size, g.grid_size, x.device, x.dtype)[:, 2:3]
             coeffs = coeffs + flat[:, :, None, None] + vignette[:, :, None, None] * r ** 2
-        n = g.grid_size
-        eye = torch.eye(n, dtype=x.dtype, device=x.device).unsqueeze(1)                  # (n, 1, n)
-        rh = F.interpolate(eye, size=h, mode="linear", align_corners=False)[:, 0]         # (n, H)
-        rw = F.interpolate(eye, size=w, mode="linear", align_corners=False)[:, 0]         # (n, W)
-        a = torch.matmul(torch.matmul(rh.transpose(0, 1), coeffs), rw)                   # (B, 3K, H, W)
+        rh = interpolation_matrix(g.grid_size, h, x.device, x.dtype)                      # (H, n)
+        rw = interpolation_matrix(g.grid_size, w, x.device, x.dtype)                      # (W, n)
+        a = torch.matmul(torch.matmul(rh, coeffs), rw.transpose(0, 1))                   # (B, 3K, H, W)
         x01 = image
         terms = torch.cat(colour_basis(x01, g.basis), 1)               # (B, K, H, W)
         k = len(COLOUR_BASES[g.basis])

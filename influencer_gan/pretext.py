@@ -49,6 +49,17 @@ from .streams import render_look
 from .train import _C0, Trainer, to_net
 
 
+def drawn_loss(models: dict, b: dict, device) -> torch.Tensor | None:
+    """L1 between G(x | E(posts), c0) and the exact look on the drawn rows of batch `b` (None
+    when every row is a named look). Gradients reach whichever of E and G are trainable."""
+    rows, target = drawn_look(b)
+    if not bool(rows.any()):
+        return None
+    s = models["E"](to_net(b["refs"][rows]))
+    out = models["G"](to_net(b["x"][rows]), s, _C0.to(device).expand(int(rows.sum()), -1))
+    return (out.float() - to_net(target)).abs().mean()
+
+
 def drawn_look(b: dict):
     """`(rows, target)`: the rows of a looks batch whose look the package drew at random (not a
     named look), and the exact look of their content `b["x"][rows]` at full strength, no grain."""
@@ -75,13 +86,10 @@ class EncoderTrainer(Trainer):
         for n in ("G", "F", "D"):          # frozen networks keep their batch-norm statistics
             self.nets[n].eval()
         b = self._prepare(self.stream.batch(self.gen))
-        keep, target = drawn_look(b)
-        if not bool(keep.any()):           # a batch of named looks only: nothing to learn from
-            return {"L_E": float("nan")}
         with self.autocast():
-            s = self.models["E"](to_net(b["refs"][keep]))
-            out = self.models["G"](to_net(b["x"][keep]), s, _C0.to(self.device).expand(int(keep.sum()), -1))
-        loss = (out.float() - to_net(target)).abs().mean()
+            loss = drawn_loss(self.models, b, self.device)
+        if loss is None:                   # a batch of named looks only: nothing to learn from
+            return {"L_E": float("nan")}
         self._check_finite("L_E", loss)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -99,9 +107,7 @@ class PretextTrainer(Trainer):
 
     def _looks_forward(self, b):
         fake_y, cond, real, real_cond, extra = super()._looks_forward(b)
-        rows, target = drawn_look(b)
-        if bool(rows.any()):
-            s = self.models["E"](to_net(b["refs"][rows]))          # not detached: E learns from it
-            out = self.models["G"](to_net(b["x"][rows]), s, _C0.to(self.device).expand(int(rows.sum()), -1))
-            extra["drawn"] = (self.cfg.lambda_drawn, (out.float() - to_net(target)).abs().mean())
+        loss = drawn_loss(self.models, b, self.device)      # E's code not detached: E learns from it
+        if loss is not None:
+            extra["drawn"] = (self.cfg.lambda_drawn, loss)
         return fake_y, cond, real, real_cond, extra
